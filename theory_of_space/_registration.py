@@ -1,0 +1,16 @@
+"""Gymnasium registration of the environment ids (idempotent, string entry points)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+ENV_IDS = {
+    "TheoryOfSpace/Explore-v0": ("theory_of_space.env.exploration:ExploreEnv", {}),
+}
+
+
+def register_envs() -> None:
+    """Register every id once; importing the package calls this, a second call does nothing."""
+    for env_id, (entry_point, kwargs) in ENV_IDS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs)

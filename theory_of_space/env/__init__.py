@@ -1,0 +1,1 @@
+"""Gymnasium layer: actions, observations, prompts, the knowledge solver and the exploration env."""

@@ -1,0 +1,301 @@
+"""The exploration environment: ``gym.make("TheoryOfSpace/Explore-v0")``."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+
+from theory_of_space.env import prompts
+from theory_of_space.env.actions import Action
+from theory_of_space.env.ascii_map import ascii_map
+from theory_of_space.env.session import ExplorationSession, TurnOutcome
+from theory_of_space.world.generate import OBJECT_SAMPLERS, TOPOLOGIES, generate_scene
+from theory_of_space.world.scene import Pose, Scene
+from theory_of_space.world.tos_format import load_tos_scene
+
+TEXT_CHARSET = string.printable + "•°"
+"""Every character our prompts and observations use (the bullet and the degree sign included)."""
+MAX_TEXT_LENGTH = 65_536
+REWARDS = ("info_gain", "coverage", "none")
+SCENE_SOURCES = ("procedural", "dataset")
+OBS_MODES = ("text",)
+NORMALISERS = ("box", "published")
+_SEED_SPACE = 2**31 - 1
+
+
+class ExploreEnv(gym.Env[dict[str, Any], str]):
+    """Active exploration of a partially observable multi-room scene, in text.
+
+    ## Description
+
+    The agent stands in room 1 of a scene of rooms joined by coloured doors, facing north. It sees a
+    90° cone inside the room it is in (both rooms while it stands on a door) and must build a map of
+    every object and door in a few steps. Each step is one reply of the model, in the format
+    ``THINK: ... FINAL ANSWER: Actions: [ ... ]``.
+
+    ## Action Space
+
+    ``Text``: the model's raw reply. The answer part must hold ``Actions: [<M>* <F>]`` with motions
+    ``JumpTo(name)``, ``Rotate(degrees)`` and one final action ``Observe()`` (cost 1), ``Query(name)``
+    (cost 2, when ``query_enabled``) or ``Term()``. A list of action objects from
+    :mod:`theory_of_space.env.actions` is accepted too. An unparseable reply is an invalid step: it uses
+    one unit of budget, executes nothing and gets feedback that names the problem.
+
+    ## Observation Space
+
+    ``Dict(text=Text)``: the first observation is the task prompt; later ones are the action results,
+    the number of steps left and the reply-format footer, separated by blank lines. The system prompt
+    is in ``info["system_prompt"]`` after ``reset``.
+
+    ## Rewards
+
+    ``reward="info_gain"`` (default): the step's increase of information gain (the knowledge solver's
+    positional certainty, in [0, 1] over an episode); ``"coverage"``: the increase of node coverage;
+    ``"none"``: 0. Invalid steps get 0.
+
+    ## Episode End
+
+    ``terminated`` after a valid ``Term()``; ``truncated`` on the step that uses the last unit of the
+    ``max_exp_steps`` budget. The env counts the budget itself: do not add a ``TimeLimit``.
+
+    ## Information
+
+    Every step: ``phase``, ``phase_end`` (``"term"``/``"budget"``/None), ``valid``, ``invalid_reason``
+    and ``invalid_detail``, ``actions`` (parsed), ``action_results`` (per action: ok, message, reason),
+    ``step_cost``, ``action_cost`` (total), ``budget_left``, ``steps``, ``steps_excluding_term``,
+    ``invalid_steps``, ``budget_used``, ``action_failures``, ``action_counts``, ``agent`` (cell,
+    allocentric cell, facing, rooms, anchor), ``visible``, ``newly_observed``, ``observed``,
+    ``node_coverage``, ``edge_coverage`` and ``message_parts`` (``result``, ``budget``, ``footer``).
+    ``information_gain`` is in every step's info when ``reward="info_gain"``; with other rewards the
+    solver runs only once, at the end of the episode, and the value appears on the final step. On the
+    final step ``metrics`` holds the exploration metrics of spec §9.4.
+
+    ## Arguments
+
+    - ``scene_source``: ``"procedural"`` (default) or ``"dataset"`` (published folders in ``data_dir``;
+      ``reset(seed=k)`` opens ``run{k:02d}``).
+    - ``n_rooms``, ``room_size``, ``n_objects``, ``topology``, ``object_sampler``: generator settings.
+    - ``obs_mode``: ``"text"``.
+    - ``think``: whether prompts ask for a ``THINK:`` section (default True).
+    - ``max_exp_steps``: the turn budget (default 20). ``query_enabled``: allow ``Query`` (default True).
+    - ``reward``: ``"info_gain"``, ``"coverage"`` or ``"none"``.
+    - ``info_gain_normaliser``: ``"box"`` (default, never negative) or ``"published"``.
+    - ``render_mode``: ``"ansi"`` (a top-down ASCII map with the agent) or None.
+
+    ``reset(options={"scene": scene})`` plays a given :class:`Scene` (or its ``to_dict()``).
+
+    ## Version History
+
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        *,
+        scene_source: str = "procedural",
+        data_dir: str | None = None,
+        n_rooms: int = 3,
+        room_size: Sequence[int] = (6, 6),
+        n_objects: int = 4,
+        topology: str | None = None,
+        object_sampler: str = "strict",
+        obs_mode: str = "text",
+        think: bool = True,
+        max_exp_steps: int = 20,
+        query_enabled: bool = True,
+        reward: str = "info_gain",
+        info_gain_normaliser: str = "box",
+        render_mode: str | None = None,
+        **unknown: Any,
+    ) -> None:
+        if unknown:
+            raise TypeError(
+                f"unknown option(s) {', '.join(f'`{k}`' for k in sorted(unknown))} for ExploreEnv; "
+                "see the class docstring's Arguments section for the known ones"
+            )
+        _choice("scene_source", scene_source, SCENE_SOURCES)
+        _choice("obs_mode", obs_mode, OBS_MODES)
+        _choice("reward", reward, REWARDS)
+        _choice("info_gain_normaliser", info_gain_normaliser, NORMALISERS)
+        if render_mode is not None:
+            _choice("render_mode", render_mode, tuple(self.metadata["render_modes"]))
+        if topology is not None:
+            _choice("topology", topology, TOPOLOGIES)
+        _choice("object_sampler", object_sampler, OBJECT_SAMPLERS)
+        if not isinstance(max_exp_steps, int) or max_exp_steps < 1:
+            raise ValueError(f"expected a positive integer for `max_exp_steps`, got {max_exp_steps!r}")
+        if scene_source == "dataset":
+            if data_dir is None:
+                raise ValueError("expected `data_dir` (a folder of runNN scene folders) for scene_source='dataset'")
+            if not Path(data_dir).is_dir():
+                raise ValueError(f"expected an existing folder for `data_dir`, got {data_dir!r}")
+        else:
+            # fail at construction, not at the first reset, on impossible generator settings
+            generate_scene(0, n_rooms=n_rooms, room_size=room_size, n_objects=n_objects, topology=topology,
+                           object_sampler=object_sampler)
+        self.scene_source = scene_source
+        self.data_dir = data_dir
+        self.generator_settings = {
+            "n_rooms": n_rooms,
+            "room_size": tuple(room_size),
+            "n_objects": n_objects,
+            "topology": topology,
+            "object_sampler": object_sampler,
+        }
+        self.obs_mode = obs_mode
+        self.reward_kind = reward
+        self.info_gain_normaliser = info_gain_normaliser
+        self.render_mode = render_mode
+        self.prompt_options = prompts.PromptOptions(
+            think=think, query_enabled=query_enabled, max_exp_steps=max_exp_steps, vision=obs_mode == "vision"
+        )
+        text_space = spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
+        self.observation_space = spaces.Dict({"text": text_space})
+        self.action_space = spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
+        self.scene: Scene | None = None
+        self.session: ExplorationSession | None = None
+
+    # ---- gymnasium API -----------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.scene = self._choose_scene(seed, options or {})
+        self.session = ExplorationSession(
+            self.scene,
+            max_steps=self.prompt_options.max_exp_steps,
+            query_enabled=self.prompt_options.query_enabled,
+            info_gain_normaliser=self.info_gain_normaliser,  # type: ignore[arg-type]
+        )
+        self._last_gain = 0.0
+        self._last_coverage = 0.0
+        text = prompts.initial_message(self.scene, self.prompt_options)
+        info = {
+            "system_prompt": prompts.system_message(self.prompt_options),
+            "scene_id": self.scene.scene_id,
+            "scene_source": dict(self.scene.source),
+            **self._common_info(),
+        }
+        return {"text": text}, info
+
+    def step(self, action: str | Sequence[Action]):
+        if self.session is None:
+            raise RuntimeError("call reset() before step()")
+        if self.session.done:
+            raise RuntimeError("the episode has ended; call reset()")
+        outcome = self.session.play(action)
+        final = outcome.phase_end is not None
+        reward = self._reward(outcome, final)
+        parts = self._message_parts(outcome)
+        text = "\n\n".join(part for part in parts.values() if part)
+        info = self._step_info(outcome, parts, final)
+        terminated = outcome.phase_end == "term"
+        truncated = outcome.phase_end == "budget"
+        return {"text": text}, reward, terminated, truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode is None or self.scene is None or self.session is None:
+            return None
+        return ascii_map(self.scene, Pose(self.session.cell, self.session.facing))
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def _choose_scene(self, seed: int | None, options: dict[str, Any]) -> Scene:
+        given = options.get("scene")
+        if given is not None:
+            if isinstance(given, Scene):
+                return given
+            if isinstance(given, dict):
+                return Scene.from_dict(given)
+            raise TypeError(f"expected a Scene or a scene dict for options['scene'], got {type(given).__name__}")
+        if self.scene_source == "dataset":
+            return self._dataset_scene(seed)
+        scene_seed = seed if seed is not None else int(self.np_random.integers(_SEED_SPACE))
+        return generate_scene(scene_seed, **self.generator_settings)  # type: ignore[arg-type]
+
+    def _dataset_scene(self, seed: int | None) -> Scene:
+        root = Path(self.data_dir or "")
+        if seed is None:
+            folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("run"))
+            if not folders:
+                raise FileNotFoundError(f"no runNN scene folders in data_dir {root}")
+            return load_tos_scene(folders[int(self.np_random.integers(len(folders)))])
+        folder = root / f"run{seed:02d}"
+        if not folder.is_dir():
+            raise FileNotFoundError(f"reset(seed={seed}) opens {folder}, which does not exist")
+        return load_tos_scene(folder)
+
+    def _reward(self, outcome: TurnOutcome, final: bool) -> float:
+        assert self.session is not None
+        if self.reward_kind == "info_gain" or final:
+            gain = self.session.information_gain()
+            delta, self._last_gain = gain - self._last_gain, gain
+            if self.reward_kind == "info_gain" and outcome.valid:
+                return float(delta)
+        if self.reward_kind == "coverage":
+            coverage = self.session.coverage.node_coverage
+            delta, self._last_coverage = coverage - self._last_coverage, coverage
+            return float(delta) if outcome.valid else 0.0
+        return 0.0
+
+    def _message_parts(self, outcome: TurnOutcome) -> dict[str, str]:
+        assert self.session is not None
+        result = outcome.message if outcome.valid else prompts.invalid_feedback(
+            outcome.invalid_detail or "", self.prompt_options
+        )
+        if outcome.phase_end == "term":
+            return {"result": result, "budget": "", "footer": ""}
+        budget = prompts.budget_line(self.session.budget_left)
+        footer = "" if outcome.phase_end else prompts.format_footer(self.prompt_options)
+        return {"result": result, "budget": budget, "footer": footer}
+
+    def _common_info(self) -> dict[str, Any]:
+        session = self.session
+        assert session is not None
+        return {
+            "phase": "exploration",
+            "budget_left": session.budget_left,
+            "steps": session.steps,
+            "steps_excluding_term": session.steps_excluding_term,
+            "invalid_steps": session.invalid_steps,
+            "budget_used": session.steps + session.invalid_steps,
+            "action_failures": session.action_failures,
+            "action_counts": dict(session.action_counts),
+            "action_cost": session.action_cost,
+            "agent": session.pose_info(),
+            "observed": list(session.coverage.observed),
+            "node_coverage": session.coverage.node_coverage,
+            "edge_coverage": session.coverage.edge_coverage,
+        }
+
+    def _step_info(self, outcome: TurnOutcome, parts: dict[str, str], final: bool) -> dict[str, Any]:
+        assert self.session is not None
+        info = {
+            **self._common_info(),
+            "phase_end": outcome.phase_end,
+            "valid": outcome.valid,
+            "invalid_reason": outcome.invalid_reason,
+            "invalid_detail": outcome.invalid_detail,
+            "actions": [str(a) for a in outcome.actions],
+            "action_results": [r.to_dict() for r in outcome.results],
+            "step_cost": outcome.cost,
+            "visible": [] if outcome.view is None else list(outcome.view.names),
+            "newly_observed": list(outcome.newly_observed),
+            "message_parts": parts,
+        }
+        if self.reward_kind == "info_gain" or final:
+            info["information_gain"] = self._last_gain
+        if final:
+            info["metrics"] = self.session.metrics()
+        return info
+
+
+def _choice(field: str, value: Any, allowed: Sequence[Any]) -> None:
+    if value not in allowed:
+        raise ValueError(f"expected one of {', '.join(map(repr, allowed))} for `{field}`, got {value!r}")

@@ -1,0 +1,1 @@
+"""Ground truth: geometry, scenes, generation, visibility and the published file format."""
