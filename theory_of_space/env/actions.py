@@ -137,9 +137,7 @@ def split_reply(reply: str) -> tuple[str, str]:
     return "", reply.strip()
 
 
-def parse_actions(
-    answer: str, *, query_enabled: bool = True, false_belief: bool = False
-) -> ParsedTurn | InvalidTurn:
+def parse_actions(answer: str, *, query_enabled: bool = True, false_belief: bool = False) -> ParsedTurn | InvalidTurn:
     """Parse the answer part of a reply into a turn (spec §6.2); never raises.
 
     Args:
@@ -172,7 +170,9 @@ def check_sequence(actions: Sequence[Action]) -> ParsedTurn | InvalidTurn:
         if isinstance(action, FINALS):
             return InvalidTurn("final_not_last", f"{action} is a final action but is not the last action")
     if isinstance(actions[-1], MOTIONS):
-        return InvalidTurn("missing_final", f"the last action {actions[-1]} is a motion; end with Observe(), Query() or Term()")
+        return InvalidTurn(
+            "missing_final", f"the last action {actions[-1]} is a motion; end with Observe(), Query() or Term()"
+        )
     return ParsedTurn(tuple(actions))
 
 

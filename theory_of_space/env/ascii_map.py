@@ -27,7 +27,9 @@ def ascii_map(scene: Scene, agent: Pose | None = None, *, legend: bool = True) -
     if legend:
         rows.append("")
         rows.append("Objects: " + scene.object_list_text)
-        rows.append("Doors: " + ", ".join(f"{d.name} {d.cell} joins rooms {d.rooms[0]}-{d.rooms[1]}" for d in scene.doors))
+        rows.append(
+            "Doors: " + ", ".join(f"{d.name} {d.cell} joins rooms {d.rooms[0]}-{d.rooms[1]}" for d in scene.doors)
+        )
         if agent is not None:
             rows.append(f"Agent: {agent.cell} facing {agent.facing.label} (start {scene.start.cell})")
     return "\n".join(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 from gymnasium import spaces
@@ -94,7 +94,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     - v0: initial release.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self,
@@ -138,8 +138,14 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
                 raise ValueError(f"expected an existing folder for `data_dir`, got {data_dir!r}")
         else:
             # fail at construction, not at the first reset, on impossible generator settings
-            generate_scene(0, n_rooms=n_rooms, room_size=room_size, n_objects=n_objects, topology=topology,
-                           object_sampler=object_sampler)
+            generate_scene(
+                0,
+                n_rooms=n_rooms,
+                room_size=room_size,
+                n_objects=n_objects,
+                topology=topology,
+                object_sampler=object_sampler,
+            )
         self.scene_source = scene_source
         self.data_dir = data_dir
         self.generator_settings = {
@@ -246,8 +252,10 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
 
     def _message_parts(self, outcome: TurnOutcome) -> dict[str, str]:
         assert self.session is not None
-        result = outcome.message if outcome.valid else prompts.invalid_feedback(
-            outcome.invalid_detail or "", self.prompt_options
+        result = (
+            outcome.message
+            if outcome.valid
+            else prompts.invalid_feedback(outcome.invalid_detail or "", self.prompt_options)
         )
         if outcome.phase_end == "term":
             return {"result": result, "budget": "", "footer": ""}

@@ -55,7 +55,9 @@ def _offset_labels(radius: int, facing: Facing) -> dict[str, np.ndarray]:
 
 
 @lru_cache(maxsize=4096)
-def relation_offsets(radius: int, facing: Facing, kind: Literal["ego", "cardinal"], direction: str, dist: str) -> np.ndarray:
+def relation_offsets(
+    radius: int, facing: Facing, kind: Literal["ego", "cardinal"], direction: str, dist: str
+) -> np.ndarray:
     """Boolean mask over offsets [-radius, radius]² whose direction and distance carry these labels."""
     labels = _offset_labels(radius, facing)
     mask = (labels[kind] == direction) & (labels["distance"] == dist)

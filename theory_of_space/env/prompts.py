@@ -8,6 +8,7 @@ a prompt (grid size, budget, rooms, costs) comes from the same objects the env u
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from theory_of_space.world.geometry import DISTANCE_BINS, PROXIMITY_MAX_DISTANCE
 from theory_of_space.world.scene import Scene
@@ -122,7 +123,7 @@ def _rules_of_sight(n_rooms: int) -> str:
 
 def _relations_text(options: PromptOptions) -> str:
     distance_rows = [f"  - (0, {DISTANCE_BINS[0][0]:g}]: {DISTANCE_BINS[0][1]}"]
-    for (lower, _), (upper, label) in zip(DISTANCE_BINS, DISTANCE_BINS[1:]):
+    for (lower, _), (upper, label) in pairwise(DISTANCE_BINS):
         distance_rows.append(f"  - ({lower:g}, {upper:g}]: {label}")
     distance_rows.append(f"  - more than {DISTANCE_BINS[-1][0]:g}: extremely far")
     lines = [
@@ -150,9 +151,7 @@ def _relations_text(options: PromptOptions) -> str:
 
 
 def _actions_text(options: PromptOptions) -> str:
-    observe = (
-        "returns an image of what you see now" if options.vision else "describes what you see now"
-    )
+    observe = "returns an image of what you see now" if options.vision else "describes what you see now"
     lines = [
         "## Actions",
         "- JumpTo(<name>): move onto an object or door that you have already observed and can see now; "

@@ -123,9 +123,7 @@ class ExplorationSession:
         self.budget_left -= 1
         if isinstance(turn, InvalidTurn):
             self.invalid_steps += 1
-            outcome = TurnOutcome(
-                valid=False, message="", invalid_reason=turn.reason, invalid_detail=turn.detail
-            )
+            outcome = TurnOutcome(valid=False, message="", invalid_reason=turn.reason, invalid_detail=turn.detail)
         else:
             self.steps += 1
             outcome = self._execute(turn.actions)

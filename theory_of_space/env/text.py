@@ -56,6 +56,4 @@ def failure_message(action: str, reason: str) -> str:
 
 def skipped_message(action: str, reason: str) -> str:
     """The prefix of the Observe substituted after a failed motion (spec §6.4)."""
-    return (
-        f"{action} failed: {reason}. The remaining actions were skipped and an observation was made instead."
-    )
+    return f"{action} failed: {reason}. The remaining actions were skipped and an observation was made instead."

@@ -61,9 +61,7 @@ class _Room:
 
     def separated_from(self, other: _Room) -> bool:
         """At least one cell (a wall) lies between the two rectangles."""
-        return (
-            other.x0 > self.x1 + 1 or self.x0 > other.x1 + 1 or other.y0 > self.y1 + 1 or self.y0 > other.y1 + 1
-        )
+        return other.x0 > self.x1 + 1 or self.x0 > other.x1 + 1 or other.y0 > self.y1 + 1 or self.y0 > other.y1 + 1
 
 
 def default_topology(n_rooms: int) -> str:
@@ -149,7 +147,9 @@ def generate_scene(
 
 
 def _validate(n_rooms: int, room_size: Any, n_objects: int, object_sampler: str) -> tuple[int, int]:
-    _require(isinstance(n_rooms, int) and 1 <= n_rooms <= MAX_ROOMS, "n_rooms", f"an integer in 1..{MAX_ROOMS}", n_rooms)
+    _require(
+        isinstance(n_rooms, int) and 1 <= n_rooms <= MAX_ROOMS, "n_rooms", f"an integer in 1..{MAX_ROOMS}", n_rooms
+    )
     try:
         width, height = (int(v) for v in room_size)
     except (TypeError, ValueError):
@@ -162,7 +162,12 @@ def _validate(n_rooms: int, room_size: Any, n_objects: int, object_sampler: str)
     if object_sampler == "strict":
         # no two objects may be 8-neighbours: at most one per 2 × 2 block
         capacity = math.ceil(width / 2) * math.ceil(height / 2)
-        _require(n_objects <= capacity, "n_objects", f"at most {capacity} for the strict sampler in {width}×{height} rooms", n_objects)
+        _require(
+            n_objects <= capacity,
+            "n_objects",
+            f"at most {capacity} for the strict sampler in {width}×{height} rooms",
+            n_objects,
+        )
         available = len(CATEGORIES)
     else:
         available = len(SIMPLE_ORIENTED_NAMES) + len(SIMPLE_PLAIN_NAMES)
@@ -188,8 +193,9 @@ def _layout(
 ) -> tuple[np.ndarray, tuple[Door, ...]] | None:
     side = max(30, (width + 2) * math.ceil(math.sqrt(n_rooms)) * 2 + 10)
     shift = side // 8
-    origin = (side - width) // 2 + int(rng.integers(-shift, shift + 1)), (side - height) // 2 + int(
-        rng.integers(-shift, shift + 1)
+    origin = (
+        (side - width) // 2 + int(rng.integers(-shift, shift + 1)),
+        (side - height) // 2 + int(rng.integers(-shift, shift + 1)),
     )
     rooms = {1: _Room(origin[0], origin[1], width, height)}
     link_sides: dict[tuple[int, int], tuple[int, int]] = {}

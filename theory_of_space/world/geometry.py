@@ -200,9 +200,7 @@ def wall_label(into_room: Vector, viewer_facing: Facing) -> str:
 
 def nearest_facing(anchor: Cell, target: Cell, current: Facing) -> Facing:
     """The cardinal facing closest to the direction of ``target``; ties go to the smaller turn."""
-    options = sorted(
-        Facing, key=lambda f: (abs(bearing(anchor, f, target)), abs(rotation_between(current, f)))
-    )
+    options = sorted(Facing, key=lambda f: (abs(bearing(anchor, f, target)), abs(rotation_between(current, f))))
     return options[0]
 
 

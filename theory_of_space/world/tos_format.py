@@ -68,9 +68,7 @@ def load_tos_false_belief(path: str | Path) -> tuple[Scene, tuple[ObjectChange, 
     folder, file = _resolve(path, FALSE_BELIEF_FILE)
     before = load_tos_scene(folder)
     data = _read_json(file)
-    after = parse_tos_scene(
-        data, source={"kind": "tos", "folder": folder.name, "file": file.name}, room_from_mask=True
-    )
+    after = parse_tos_scene(data, source={"kind": "tos", "folder": folder.name, "file": file.name}, room_from_mask=True)
     changes = diff_scenes(before, after)
     listed = data.get("_fb_changes")
     if not isinstance(listed, list):
@@ -188,9 +186,7 @@ def _object(
     return SceneObject(name=name, cell=cell, room=room, facing=facing, label=label)
 
 
-def _door(
-    name: str, cell: Cell, attributes: dict[str, Any], mask: tuple[tuple[int, ...], ...], where: str
-) -> Door:
+def _door(name: str, cell: Cell, attributes: dict[str, Any], mask: tuple[tuple[int, ...], ...], where: str) -> Door:
     colour = str(_required(attributes, "color", str, f"{where}.attributes"))
     if name != f"{colour} door":
         raise TosFormatError(f"`{where}.name` is {name!r} but its colour is {colour!r}")
@@ -307,7 +303,7 @@ def _integral(value: Any, field: str) -> int:
         raise TosFormatError(f"expected a whole number for `{field}`, got {value!r}") from None
     if not math.isfinite(number) or number != round(number):
         raise TosFormatError(f"expected a whole number for `{field}`, got {value!r}")
-    return int(round(number))
+    return round(number)
 
 
 def _code_at(mask: tuple[tuple[int, ...], ...], cell: Cell) -> int | None:

@@ -34,9 +34,7 @@ def is_visible(scene: Scene, cell: Cell, facing: Facing, item: Item, rooms: tupl
     return shares_room(item, viewer_rooms) and in_field_of_view(cell, facing, item.cell)
 
 
-def visible_items(
-    scene: Scene, cell: Cell, facing: Facing, rooms: tuple[int, ...] | None = None
-) -> list[Item]:
+def visible_items(scene: Scene, cell: Cell, facing: Facing, rooms: tuple[int, ...] | None = None) -> list[Item]:
     """All items visible from a pose, objects in scene order then doors in scene order."""
     viewer_rooms = scene.rooms_at(cell) if rooms is None else rooms
     candidates: Iterable[Item] = scene.items
