@@ -1,0 +1,115 @@
+"""Activation steering of local HuggingFace language models: ODESteer and baselines.
+
+Steering integrates ``ȧ = ∇h(a)/||∇h(a)||`` inside one layer's residual stream, where ``h`` is a
+barrier estimating the log density ratio between activations of desirable and undesirable text.
+See ``docs/steering.md`` for a guide.
+
+Names are imported lazily, so ``import theory_of_space.steering`` does not import torch until a
+steering name is first used.
+
+Example:
+    >>> from theory_of_space.steering import ODESteer, attach  # doctest: +SKIP
+    >>> steerer = ODESteer(T=4.0).fit(pos, neg)  # doctest: +SKIP
+    >>> with attach(model, steerer, layer=13):  # doctest: +SKIP
+    ...     model.generate(**inputs)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "Barrier": "barriers",
+    "FitInfo": "barriers",
+    "GaussianBarrier": "barriers",
+    "LinearBarrier": "barriers",
+    "RFFBarrier": "barriers",
+    "SketchBarrier": "barriers",
+    "ConvergenceWarning": "logistic",
+    "LogisticDiagnostics": "logistic",
+    "fit_logistic": "logistic",
+    "CAA": "methods",
+    "ITI": "methods",
+    "ODESteer": "methods",
+    "RepE": "methods",
+    "StepODESteer": "methods",
+    "Steerer": "methods",
+    "load_barrier": "io",
+    "load_steerer": "io",
+    "save_barrier": "io",
+    "SteeringHandle": "hooks",
+    "Recording": "hooks",
+    "GenerationResult": "hooks",
+    "attach": "hooks",
+    "record": "hooks",
+    "resolve_layers": "hooks",
+    "score_completions": "hooks",
+    "steered_generate": "hooks",
+    "collect_activations": "collect",
+    "model_fingerprint": "collect",
+    "render": "render",
+}
+
+__all__ = [
+    "CAA",
+    "ITI",
+    "Barrier",
+    "ConvergenceWarning",
+    "FitInfo",
+    "GaussianBarrier",
+    "GenerationResult",
+    "LinearBarrier",
+    "LogisticDiagnostics",
+    "ODESteer",
+    "RFFBarrier",
+    "Recording",
+    "RepE",
+    "SketchBarrier",
+    "Steerer",
+    "SteeringHandle",
+    "StepODESteer",
+    "attach",
+    "collect_activations",
+    "fit_logistic",
+    "load_barrier",
+    "load_steerer",
+    "model_fingerprint",
+    "record",
+    "render",
+    "resolve_layers",
+    "save_barrier",
+    "score_completions",
+    "steered_generate",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .barriers import Barrier, FitInfo, GaussianBarrier, LinearBarrier, RFFBarrier, SketchBarrier
+    from .collect import collect_activations, model_fingerprint
+    from .hooks import (
+        GenerationResult,
+        Recording,
+        SteeringHandle,
+        attach,
+        record,
+        resolve_layers,
+        score_completions,
+        steered_generate,
+    )
+    from .io import load_barrier, load_steerer, save_barrier
+    from .logistic import ConvergenceWarning, LogisticDiagnostics, fit_logistic
+    from .methods import CAA, ITI, ODESteer, RepE, Steerer, StepODESteer
+    from .render import render
