@@ -1,0 +1,401 @@
+"""Model configuration: named entries in a TOML file, agent specs such as ``openai:gpt-5.2``, and
+``key=value`` overrides from the command line.
+
+A configuration file holds ``[models.NAME]`` tables and an optional ``[prices]`` table (USD per million
+input and output tokens, by model name). The packaged ``theory_of_space/data/models.toml`` has the
+published benchmark's settings; a user file adds to it and wins on name clashes.
+
+API keys are never part of a configuration: an entry names the environment variable that holds its key
+(``api_key_env``), and the key is read only when the client is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 reads TOML through the tomli backport
+    import tomli as tomllib
+
+__all__ = [
+    "DEFAULT_API_KEY_ENV",
+    "PROVIDERS",
+    "ModelConfig",
+    "Provider",
+    "load_catalog",
+    "parse_overrides",
+    "resolve_api_key",
+    "resolve_model_config",
+]
+
+Provider = Literal["openai", "compat", "anthropic", "hf"]
+PROVIDERS: tuple[str, ...] = get_args(Provider)
+TokenParam = Literal["max_completion_tokens", "max_tokens"]
+
+DEFAULT_API_KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+"""Where a provider's key is read when an entry names no ``api_key_env``. OpenAI-compatible servers
+(``compat``) default to the literal key ``EMPTY``, as vLLM and SGLang expect."""
+
+_COMPAT_EMPTY_KEY = "EMPTY"
+
+# Names used by the published benchmark's YAML configs, accepted as synonyms of ours.
+_ALIASES = {
+    "model_name": "model",
+    "max_workers": "max_concurrent",
+    "max_retries_api": "max_retries",
+    "budget_tokens": "thinking_budget",
+    "max_completion_tokens": "max_tokens",
+    "timeout": "timeout_s",
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build one model agent; JSON-safe and free of secrets.
+
+    Attributes:
+        name: Entry name (or the spec it came from); used in records and output folders.
+        provider: ``openai``, ``compat`` (any OpenAI-compatible server), ``anthropic`` or ``hf`` (local).
+        model: Model name as the provider knows it, or the local path / hub id for ``hf``.
+        base_url: Server address for ``openai``/``compat``/``anthropic``; ``None`` means the official API.
+        organization: OpenAI organization id, when an account needs it.
+        api_key_env: Environment variable holding the key; ``None`` uses the provider default.
+        max_tokens: Completion token limit (reasoning or thinking included).
+        token_param: Which OpenAI parameter carries ``max_tokens``; ``None`` picks ``max_completion_tokens``
+            for ``openai`` and ``max_tokens`` for ``compat`` (older servers only know that one).
+        temperature: Sampling temperature; ``None`` leaves the provider default (0 means greedy for ``hf``).
+        top_p: Nucleus sampling mass; ``None`` leaves the provider default.
+        top_k: Top-k sampling (``hf`` only).
+        reasoning_effort: OpenAI ``reasoning_effort``, or Anthropic ``output_config.effort``.
+        thinking: Anthropic extended thinking on or off.
+        thinking_budget: Anthropic thinking budget in tokens (at least 1024, below ``max_tokens``).
+        stream: Anthropic streaming; ``None`` streams when ``max_tokens`` is large enough that the SDK
+            refuses a non-streaming call.
+        timeout_s: Per-request timeout handed to the SDK.
+        max_retries: Further attempts after a retryable failure (rate limit, timeout, server error).
+        backoff_initial_s: First retry delay; it doubles each attempt, with jitter.
+        backoff_max_s: Longest retry delay.
+        max_concurrent: Requests in flight for this model across all agents of the process.
+        history_turns: Keep only the last N turns (plus the system prompt and first exchange);
+            ``None`` keeps all.
+        history_images: Keep only the last M images, replacing older ones by a text marker; ``None`` keeps all.
+        cache_dir: Folder of the response cache; ``None`` turns caching off.
+        image_max_side: Longest image side in requests, in pixels.
+        image_quality: JPEG quality of request images.
+        extra_body: Extra JSON fields sent with every request (e.g. vLLM ``chat_template_kwargs``).
+        device: ``hf``: ``cpu``, ``cuda``, ``cuda:1``, or ``auto`` (CUDA when available).
+        dtype: ``hf``: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
+        batch_size: ``hf``: most requests from concurrent episodes generated together.
+        batch_wait_s: ``hf``: how long the first request of a batch waits for others to join.
+        seed: ``hf``: seeds torch once when the model loads, for reproducible sampling.
+        input_price_per_mtok: USD per million input tokens; from the price table when not given.
+        output_price_per_mtok: USD per million output tokens; from the price table when not given.
+    """
+
+    name: str
+    provider: Provider
+    model: str
+    base_url: str | None = None
+    organization: str | None = None
+    api_key_env: str | None = None
+    max_tokens: int = 4096
+    token_param: TokenParam | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    reasoning_effort: str | None = None
+    thinking: bool = False
+    thinking_budget: int | None = None
+    stream: bool | None = None
+    timeout_s: float = 600.0
+    max_retries: int = 6
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    max_concurrent: int = 32
+    history_turns: int | None = None
+    history_images: int | None = None
+    cache_dir: str | None = None
+    image_max_side: int = 1024
+    image_quality: int = 85
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 8
+    batch_wait_s: float = 0.01
+    seed: int | None = None
+    input_price_per_mtok: float | None = None
+    output_price_per_mtok: float | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for ``config.json``; holds the key's variable name, never the key."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        """A copy with some fields changed (validated like the original)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def request_token_param(self) -> TokenParam:
+        """The OpenAI parameter name that carries ``max_tokens``."""
+        if self.token_param is not None:
+            return self.token_param
+        return "max_completion_tokens" if self.provider == "openai" else "max_tokens"
+
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> float | None:
+        """Dollar cost of one call, or ``None`` without a price for this model."""
+        if self.input_price_per_mtok is None or self.output_price_per_mtok is None:
+            return None
+        return (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1e6
+
+
+def _validate(config: ModelConfig) -> None:
+    where = f"model config {config.name!r}"
+    if config.provider not in PROVIDERS:
+        raise ValueError(f"{where}: expected provider in {PROVIDERS} for `provider`, got {config.provider!r}")
+    if not config.model:
+        raise ValueError(f"{where}: expected a non-empty `model`")
+    positive = ("max_tokens", "max_concurrent", "batch_size", "image_max_side")
+    for name in positive:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{where}: expected `{name}` >= 1, got {getattr(config, name)}")
+    non_negative = ("timeout_s", "max_retries", "backoff_initial_s", "backoff_max_s", "batch_wait_s")
+    for name in non_negative:
+        if getattr(config, name) < 0:
+            raise ValueError(f"{where}: expected `{name}` >= 0, got {getattr(config, name)}")
+    for name, least in (("history_turns", 1), ("history_images", 0)):
+        value = getattr(config, name)
+        if value is not None and value < least:
+            raise ValueError(f"{where}: expected `{name}` >= {least} or unset, got {value}")
+    if not 1 <= config.image_quality <= 95:
+        raise ValueError(f"{where}: expected `image_quality` in 1..95, got {config.image_quality}")
+    if config.token_param not in (None, *get_args(TokenParam)):
+        raise ValueError(f"{where}: expected `token_param` in {get_args(TokenParam)}, got {config.token_param!r}")
+    if config.thinking and config.thinking_budget is None:
+        raise ValueError(f"{where}: `thinking` is on, so expected a `thinking_budget` (tokens, >= 1024)")
+    if config.thinking_budget is not None and config.thinking_budget >= config.max_tokens:
+        raise ValueError(
+            f"{where}: expected `thinking_budget` below `max_tokens` ({config.max_tokens}), "
+            f"got {config.thinking_budget}"
+        )
+
+
+# ==== Catalog: named entries and prices ====
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The named entries and price table of one or more configuration files."""
+
+    entries: dict[str, dict[str, Any]]
+    prices: dict[str, tuple[float, float]]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"model config file {path}: not valid TOML ({error})") from error
+
+
+def _parse_catalog(data: Mapping[str, Any], source: str) -> Catalog:
+    unknown = set(data) - {"models", "prices"}
+    if unknown:
+        raise ValueError(f"{source}: expected only [models.*] and [prices] tables, got {sorted(unknown)}")
+    entries: dict[str, dict[str, Any]] = {}
+    for name, entry in data.get("models", {}).items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"{source}: expected a table for `models.{name}`, got {type(entry).__name__}")
+        entries[name] = dict(entry)
+    prices: dict[str, tuple[float, float]] = {}
+    for model, price in data.get("prices", {}).items():
+        if not isinstance(price, dict) or set(price) != {"input", "output"}:
+            raise ValueError(f'{source}: expected `prices."{model}"` = {{ input = ..., output = ... }}, got {price!r}')
+        prices[model] = (float(price["input"]), float(price["output"]))
+    return Catalog(entries, prices)
+
+
+def load_catalog(config_path: str | os.PathLike[str] | None = None) -> Catalog:
+    """The packaged entries and prices, extended (and overridden) by ``config_path`` when given.
+
+    Raises:
+        FileNotFoundError: ``config_path`` does not exist.
+        ValueError: A file is not valid TOML or has an unexpected layout.
+    """
+    packaged = resources.files("theory_of_space") / "data" / "models.toml"
+    catalog = _parse_catalog(tomllib.loads(packaged.read_text(encoding="utf-8")), "packaged models.toml")
+    if config_path is None:
+        return catalog
+    path = Path(config_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model config file not found: {path}")
+    user = _parse_catalog(_read_toml(path), str(path))
+    return Catalog({**catalog.entries, **user.entries}, {**catalog.prices, **user.prices})
+
+
+# ==== Specs and overrides ====
+
+_FIELDS = {f.name: f for f in dataclasses.fields(ModelConfig)}
+
+
+def _canonical(key: str, source: str) -> str:
+    name = _ALIASES.get(key, key)
+    if name not in _FIELDS:
+        raise ValueError(f"{source}: unknown model setting `{key}`; expected one of {sorted(_FIELDS)}")
+    return name
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Bring a TOML or command-line value to the field's type, or fail naming the field."""
+    annotation = str(_FIELDS[name].type)
+    optional = "None" in annotation
+    if isinstance(value, str) and optional and value.lower() in ("none", "null", ""):
+        return None
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"{source}: `{name}` cannot be unset")
+    try:
+        if annotation.startswith("bool"):
+            if isinstance(value, str):
+                lowered = value.lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                    raise ValueError(value)
+                return lowered in ("true", "1", "yes", "on")
+            if not isinstance(value, bool):
+                raise ValueError(value)
+            return value
+        if annotation.startswith("int"):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if annotation.startswith("float"):
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if annotation.startswith("dict"):
+            if not isinstance(value, dict):
+                raise ValueError(value)
+            return dict(value)
+    except ValueError:
+        raise ValueError(f"{source}: expected {annotation} for `{name}`, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ValueError(f"{source}: expected {annotation} for `{name}`, got {value!r}")
+    return value
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, str]:
+    """Turn command-line ``key=value`` strings into an overrides mapping (values are coerced later).
+
+    Raises:
+        ValueError: An item has no ``=``.
+
+    Example:
+        >>> parse_overrides(["temperature=0", "max_tokens=2048"])
+        {'temperature': '0', 'max_tokens': '2048'}
+    """
+    overrides: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected a model override as key=value, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+def _spec_entry(spec: str) -> dict[str, Any] | None:
+    """The entry a provider-prefixed spec stands for, or ``None`` when ``spec`` is an entry name."""
+    provider, sep, rest = spec.partition(":")
+    if not sep or provider not in PROVIDERS:
+        return None
+    if not rest:
+        raise ValueError(f"agent spec {spec!r}: expected a model name after '{provider}:'")
+    if provider == "compat":
+        model, at, base_url = rest.partition("@")
+        if not at or not model or not base_url:
+            raise ValueError(
+                f"agent spec {spec!r}: expected compat:MODEL@BASE_URL, e.g. compat:qwen@http://localhost:8000/v1"
+            )
+        return {"provider": "compat", "model": model, "base_url": base_url}
+    return {"provider": provider, "model": rest}
+
+
+def resolve_model_config(
+    spec: str, *, config_path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> ModelConfig:
+    """Build the configuration an agent spec stands for.
+
+    Args:
+        spec: ``openai:MODEL``, ``anthropic:MODEL``, ``compat:MODEL@BASE_URL``, ``hf:PATH`` or the name of
+            a ``[models.NAME]`` entry (packaged or in ``config_path``).
+        config_path: A TOML file with more entries and prices.
+        overrides: Settings that replace the entry's, by field name; strings are coerced to the field's
+            type, so command-line ``key=value`` pairs can be passed as they are.
+
+    Raises:
+        ValueError: Unknown entry, malformed spec, unknown setting or a value of the wrong type.
+
+    Example:
+        >>> resolve_model_config("gpt-5.2").reasoning_effort
+        'medium'
+    """
+    catalog = load_catalog(config_path)
+    raw = _spec_entry(spec)
+    if raw is None:
+        if spec not in catalog.entries:
+            raise ValueError(
+                f"agent spec {spec!r} is neither PROVIDER:MODEL ({', '.join(PROVIDERS)}) nor a model config "
+                f"entry; known entries: {sorted(catalog.entries)}"
+            )
+        raw = catalog.entries[spec]
+        source = f"model config entry {spec!r}"
+    else:
+        source = f"agent spec {spec!r}"
+    settings: dict[str, Any] = {"name": spec}
+    for key, value in raw.items():
+        name = _canonical(key, source)
+        settings[name] = _coerce(name, value, source)
+    for key, value in (overrides or {}).items():
+        name = _canonical(key, "model override")
+        settings[name] = _coerce(name, value, "model override")
+    if "provider" not in settings or "model" not in settings:
+        raise ValueError(f"{source}: expected both `provider` and `model`")
+    price = catalog.prices.get(settings["model"])
+    if price is not None:
+        settings.setdefault("input_price_per_mtok", price[0])
+        settings.setdefault("output_price_per_mtok", price[1])
+    return ModelConfig(**settings)
+
+
+def resolve_api_key(config: ModelConfig) -> str | None:
+    """Read the entry's API key from the environment.
+
+    Returns:
+        The key; ``"EMPTY"`` for an OpenAI-compatible server without ``api_key_env``; ``None`` for ``hf``.
+
+    Raises:
+        ValueError: The named environment variable is not set.
+    """
+    if config.provider == "hf":
+        return None
+    variable = config.api_key_env or DEFAULT_API_KEY_ENV.get(config.provider)
+    if variable is None:
+        return _COMPAT_EMPTY_KEY
+    key = os.environ.get(variable)
+    if not key:
+        raise ValueError(
+            f"model config {config.name!r}: the API key is read from the environment variable {variable}, "
+            f"which is not set (export {variable}=... or name another variable in `api_key_env`)"
+        )
+    return key

@@ -1,0 +1,186 @@
+"""Foundation models behind the agent protocol.
+
+:class:`ModelAgent` wraps one provider client (:mod:`theory_of_space.agents.clients`) with what every
+provider needs: history limits, the response cache, the per-model limit on requests in flight, retries
+with backoff, and a :class:`~theory_of_space.agents.base.CallRecord` per reply (tokens, reasoning tokens,
+latency, retries, cost). :func:`make_model_agent` builds one from a spec or a configuration entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from theory_of_space.agents.base import AgentReply, CallRecord, Message
+from theory_of_space.agents.cache import ResponseCache, request_key
+from theory_of_space.agents.clients import ChatClient, Completion
+from theory_of_space.agents.config import ModelConfig, resolve_api_key, resolve_model_config
+from theory_of_space.agents.history import trim_history
+from theory_of_space.agents.retry import RetryPolicy, call_with_retries, request_slots
+
+__all__ = ["ModelAgent", "build_client", "make_model_agent"]
+
+_logger = logging.getLogger(__name__)
+
+
+class ModelAgent:
+    """An :class:`~theory_of_space.agents.base.Agent` that asks a foundation model.
+
+    ``act`` never raises for a model failure: after its retries it returns an empty reply whose record
+    holds the reason (the environment then counts an invalid step).
+
+    Args:
+        config: The model's settings.
+        client: The provider client (see :func:`build_client`).
+        owns_client: Whether :meth:`close` also closes the client (not for a shared local model).
+        sleep: How to wait between retries (tests pass a recorder).
+
+    Example:
+        >>> with make_model_agent("openai:gpt-5.2") as agent:  # doctest: +SKIP
+        ...     reply = agent.act([Message("system", rules), Message("user", first_observation)])
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        client: ChatClient,
+        *,
+        owns_client: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = config.name
+        self.config = config
+        self.client = client
+        self.cache = ResponseCache(config.cache_dir) if config.cache_dir else None
+        self._owns_client = owns_client
+        self._sleep = sleep
+        self._policy = RetryPolicy(config.max_retries, config.backoff_initial_s, config.backoff_max_s)
+        # Jitter only spreads retries out; it never touches a reply, so it need not be seeded.
+        self._rng = random.Random()
+        self._slots = request_slots(f"{config.provider}|{config.base_url}|{config.model}", config.max_concurrent)
+        self._closed = False
+
+    def act(self, messages: Sequence[Message]) -> AgentReply:
+        """Reply to the conversation (after the configured history limits are applied)."""
+        visible = trim_history(messages, turns=self.config.history_turns, images=self.config.history_images)
+        request = self.client.build_request(visible)
+        key = None
+        if self.cache is not None:
+            key = request_key({"provider": self.config.provider, "base_url": self.config.base_url, "body": request})
+            hit = self.cache.get(key)
+            if hit is not None:
+                return AgentReply(hit.text, replace(hit.record, cached=True))
+
+        queued = [0.0]
+
+        def attempt() -> Completion:
+            waited = time.perf_counter()
+            with self._slots:
+                queued[0] += time.perf_counter() - waited
+                return self.client.complete(request, visible)
+
+        started = time.perf_counter()
+        outcome = call_with_retries(
+            attempt,
+            policy=self._policy,
+            is_retryable=self.client.is_retryable,
+            retry_after=self.client.retry_after,
+            describe=self.client.describe_error,
+            rng=self._rng,
+            sleep=self._sleep,
+        )
+        latency = time.perf_counter() - started
+        extra: dict[str, Any] = {"queue_s": round(queued[0], 6)}
+        if outcome.failures:
+            extra["failed_attempts"] = outcome.failures
+        completion = outcome.value
+        if completion is None:
+            _logger.warning("model %s: call failed: %s", self.config.model, outcome.error)
+            record = CallRecord(
+                model=self.config.model, latency_s=latency, retries=outcome.retries, error=outcome.error, extra=extra
+            )
+            return AgentReply("", record)
+        record = CallRecord(
+            model=self.config.model,
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+            reasoning_tokens=completion.reasoning_tokens,
+            latency_s=latency,
+            retries=outcome.retries,
+            cost_usd=self.config.cost_usd(completion.input_tokens, completion.output_tokens),
+            extra={**completion.extra, **extra},
+        )
+        if self.cache is not None and key is not None:
+            self.cache.put(key, completion.text, record)
+        return AgentReply(completion.text, record)
+
+    def close(self) -> None:
+        """Release the client's connections (when owned); a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> ModelAgent:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        self.close()
+        return False
+
+
+def build_client(config: ModelConfig) -> tuple[ChatClient, bool]:
+    """The provider client a configuration asks for, and whether the caller owns it.
+
+    Local models are loaded once per process and shared by every agent naming the same model, device and
+    dtype (loading takes seconds to minutes); API clients are cheap and owned by their agent.
+
+    Raises:
+        ValueError: The API key's environment variable is not set.
+        MissingDependencyError: The provider's SDK is not installed.
+    """
+    if config.provider in ("openai", "compat"):
+        from theory_of_space.agents.clients.openai_chat import OpenAIChatClient
+
+        return OpenAIChatClient(config, api_key=resolve_api_key(config)), True
+    if config.provider == "anthropic":
+        from theory_of_space.agents.clients.anthropic_messages import AnthropicMessagesClient
+
+        return AnthropicMessagesClient(config, api_key=resolve_api_key(config)), True
+    from theory_of_space.agents.clients.hf_local import shared_local_client
+
+    return shared_local_client(config), False
+
+
+def make_model_agent(
+    spec: str,
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ModelAgent:
+    """Build a model agent from an agent spec.
+
+    Args:
+        spec: ``openai:MODEL``, ``anthropic:MODEL``, ``compat:MODEL@BASE_URL`` (any OpenAI-compatible
+            server; key ``EMPTY`` unless ``api_key_env`` is set), ``hf:PATH`` (a local transformers model),
+            or the name of a configuration entry such as ``gpt-5.2``.
+        config_path: A TOML file with more entries (see ``theory_of_space/data/models.toml``).
+        overrides: Settings replacing the entry's, e.g. ``{"temperature": "0", "cache_dir": "cache"}``.
+
+    Raises:
+        ValueError: A bad spec, entry, setting, or a missing API key variable.
+        MissingDependencyError: The provider's SDK is not installed.
+
+    Example:
+        >>> agent = make_model_agent("gpt-5.2", overrides={"cache_dir": "runs/cache"})  # doctest: +SKIP
+        >>> agent = make_model_agent("compat:qwen3-vl@http://localhost:8000/v1")  # doctest: +SKIP
+    """
+    config = resolve_model_config(spec, config_path=config_path, overrides=overrides)
+    client, owned = build_client(config)
+    return ModelAgent(config, client, owns_client=owned)
