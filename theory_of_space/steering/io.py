@@ -85,7 +85,9 @@ def read_artifact(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Ten
     if (src / TENSORS_FILE).is_file():
         from safetensors.torch import load_file
 
-        tensors = load_file(str(src / TENSORS_FILE))
+        # Copy out of the memory map: mapped tensors can be misaligned, and some CPU kernels round
+        # differently on misaligned data, which would break bit-for-bit reloads.
+        tensors = {k: v.clone() for k, v in load_file(str(src / TENSORS_FILE)).items()}
     elif (src / FALLBACK_TENSORS_FILE).is_file():
         tensors = torch.load(src / FALLBACK_TENSORS_FILE, weights_only=True)
     else:

@@ -283,7 +283,7 @@ class _ConstantSteerer(_SteererBase):
 
     _tensor_names: ClassVar[tuple[str, ...]] = ("direction", "score_weight", "score_bias")
 
-    def __init__(self, T: float) -> None:
+    def __init__(self, T: float = 1.0) -> None:
         super().__init__(T)
         self._state: dict[str, torch.Tensor] = {}
         self._cache: dict[torch.device, dict[str, torch.Tensor]] = {}
