@@ -214,5 +214,6 @@ class KnowledgeSolver:
         if not chosen:
             return 1.0
         m = self.box_cells if normaliser == "box" else self.g * self.g
-        total = sum(math.log2(m / max(1, self.domain_size(name))) for name in chosen)
-        return total / (len(chosen) * math.log2(m))
+        # Σ log2(M / max(1, C)) written as N log2 M - Σ log2 max(1, C), so full knowledge gives exactly 1.0
+        doubt = sum(math.log2(max(1, self.domain_size(name))) for name in chosen)
+        return 1.0 - doubt / (len(chosen) * math.log2(m))
