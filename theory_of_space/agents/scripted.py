@@ -25,6 +25,8 @@ from theory_of_space.world.scene import Door, Item, Scene
 from theory_of_space.world.view import ViewDescription
 from theory_of_space.world.visibility import is_visible
 
+PROXY_MAX_EXP_STEPS = 60
+"""Exploration budget for proxy runs (demo, passive logs): STRATEGIST needs up to ~30 turns on 3 rooms."""
 STRATEGIST_MAX_OBSERVES = 100
 """Cap on the Observe turns of STRATEGIST's in-room loop, over the whole scene."""
 STRATEGIST_MAX_QUERIES = 16

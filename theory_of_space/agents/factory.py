@@ -1,0 +1,43 @@
+"""Build an agent from a short spec: a scripted proxy name, or a model spec / config entry name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from theory_of_space.agents.base import Agent
+from theory_of_space.agents.scripted import RandomAgent, scout_agent, strategist_agent
+from theory_of_space.world.scene import Scene
+
+SCRIPTED_AGENTS = ("scout", "strategist", "random")
+
+
+def make_agent(
+    spec: str,
+    *,
+    scene: Scene,
+    seed: int = 0,
+    query_enabled: bool = True,
+    config_path: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Agent:
+    """An agent for one episode on ``scene``.
+
+    Args:
+        spec: ``scout``, ``strategist`` or ``random``; anything else is a model (``openai:gpt-5.2``,
+            ``anthropic:...``, ``hf:PATH``, or an entry name of the model configuration file).
+        scene: the episode's scene (scripted proxies plan on it; models never see it).
+        seed: the random agent's seed.
+        query_enabled: whether proxies may plan ``Query`` actions.
+        config_path: a model configuration file for model specs.
+        overrides: settings that replace those of the configuration entry.
+    """
+    name = spec.strip().lower()
+    if name == "scout":
+        return scout_agent(scene, query_enabled=query_enabled)
+    if name == "strategist":
+        return strategist_agent(scene, query_enabled=query_enabled)
+    if name == "random":
+        return RandomAgent(scene, seed=seed)
+    from theory_of_space.agents.model_agent import make_model_agent
+
+    return make_model_agent(spec, config_path=config_path, overrides=overrides)

@@ -1,0 +1,1 @@
+"""Subcommands of the ``tos`` command line, one module each."""
