@@ -104,7 +104,10 @@ class FakeModelServer:
         self._httpd.server_bind()
         self._httpd.server_activate()
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-model-server", daemon=True)
+        # A short poll interval keeps shutdown() quick (it waits for the serving loop to notice).
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-model-server", daemon=True
+        )
         self._closed = False
 
     @property

@@ -36,8 +36,7 @@ class ModelAgent:
 
     Args:
         config: The model's settings.
-        client: The provider client (see :func:`build_client`).
-        owns_client: Whether :meth:`close` also closes the client (not for a shared local model).
+        client: The provider client (see :func:`build_client`); :meth:`close` closes it.
         sleep: How to wait between retries (tests pass a recorder).
 
     Example:
@@ -50,14 +49,12 @@ class ModelAgent:
         config: ModelConfig,
         client: ChatClient,
         *,
-        owns_client: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.name = config.name
         self.config = config
         self.client = client
         self.cache = ResponseCache(config.cache_dir) if config.cache_dir else None
-        self._owns_client = owns_client
         self._sleep = sleep
         self._policy = RetryPolicy(config.max_retries, config.backoff_initial_s, config.backoff_max_s)
         # Jitter only spreads retries out; it never touches a reply, so it need not be seeded.
@@ -120,11 +117,9 @@ class ModelAgent:
         return AgentReply(completion.text, record)
 
     def close(self) -> None:
-        """Release the client's connections (when owned); a second call does nothing."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_client:
+        """Release the client's connections; a second call does nothing."""
+        if not self._closed:
+            self._closed = True
             self.client.close()
 
     def __enter__(self) -> ModelAgent:
@@ -135,11 +130,11 @@ class ModelAgent:
         return False
 
 
-def build_client(config: ModelConfig) -> tuple[ChatClient, bool]:
-    """The provider client a configuration asks for, and whether the caller owns it.
+def build_client(config: ModelConfig) -> ChatClient:
+    """The provider client a configuration asks for.
 
     Local models are loaded once per process and shared by every agent naming the same model, device and
-    dtype (loading takes seconds to minutes); API clients are cheap and owned by their agent.
+    dtype (loading takes seconds to minutes); see :func:`~theory_of_space.agents.clients.hf_local.shared_local_model`.
 
     Raises:
         ValueError: The API key's environment variable is not set.
@@ -148,14 +143,14 @@ def build_client(config: ModelConfig) -> tuple[ChatClient, bool]:
     if config.provider in ("openai", "compat"):
         from theory_of_space.agents.clients.openai_chat import OpenAIChatClient
 
-        return OpenAIChatClient(config, api_key=resolve_api_key(config)), True
+        return OpenAIChatClient(config, api_key=resolve_api_key(config))
     if config.provider == "anthropic":
         from theory_of_space.agents.clients.anthropic_messages import AnthropicMessagesClient
 
-        return AnthropicMessagesClient(config, api_key=resolve_api_key(config)), True
-    from theory_of_space.agents.clients.hf_local import shared_local_client
+        return AnthropicMessagesClient(config, api_key=resolve_api_key(config))
+    from theory_of_space.agents.clients.hf_local import HFLocalClient, shared_local_model
 
-    return shared_local_client(config), False
+    return HFLocalClient(config, shared_local_model(config))
 
 
 def make_model_agent(
@@ -182,5 +177,4 @@ def make_model_agent(
         >>> agent = make_model_agent("compat:qwen3-vl@http://localhost:8000/v1")  # doctest: +SKIP
     """
     config = resolve_model_config(spec, config_path=config_path, overrides=overrides)
-    client, owned = build_client(config)
-    return ModelAgent(config, client, owns_client=owned)
+    return ModelAgent(config, build_client(config))
