@@ -66,7 +66,9 @@ def assert_valid_scene(scene, n_rooms, room_size=(6, 6), n_objects=4, topology=N
     # trimmed to the building
     assert (grid[0] != OUTSIDE).any() and (grid[-1] != OUTSIDE).any()
     assert (grid[:, 0] != OUTSIDE).any() and (grid[:, -1] != OUTSIDE).any()
-    assert set(np.unique(grid)) <= {OUTSIDE, WALL, DOOR_CONST_X, DOOR_CONST_Y} | {r for r in range(1, 100) if is_room_code(r)}
+    assert set(np.unique(grid)) <= {OUTSIDE, WALL, DOOR_CONST_X, DOOR_CONST_Y} | {
+        r for r in range(1, 100) if is_room_code(r)
+    }
 
 
 @pytest.mark.parametrize("kwargs", SETTINGS, ids=lambda k: "-".join(f"{v}" for v in k.values()))

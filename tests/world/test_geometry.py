@@ -73,7 +73,15 @@ def test_ego_direction_bins(theta, label):
 
 @pytest.mark.parametrize(
     ("theta", "label"),
-    [(-22.5, "north"), (22.4, "north"), (22.5, "north east"), (90, "east"), (180, "south"), (-90, "west"), (-30, "north west")],
+    [
+        (-22.5, "north"),
+        (22.4, "north"),
+        (22.5, "north east"),
+        (90, "east"),
+        (180, "south"),
+        (-90, "west"),
+        (-30, "north west"),
+    ],
 )
 def test_cardinal_bins_are_lower_inclusive(theta, label):
     assert cardinal_label(theta) == label
@@ -87,8 +95,19 @@ def test_cardinal_label_is_periodic(theta):
 
 @pytest.mark.parametrize(
     ("d", "label"),
-    [(0, "same distance"), (1, "near"), (2, "near"), (2 + 5e-7, "near"), (2.01, "mid distance"), (4, "mid distance"),
-     (math.sqrt(20), "slightly far"), (8, "slightly far"), (16, "far"), (32, "very far"), (32.5, "extremely far")],
+    [
+        (0, "same distance"),
+        (1, "near"),
+        (2, "near"),
+        (2 + 5e-7, "near"),
+        (2.01, "mid distance"),
+        (4, "mid distance"),
+        (math.sqrt(20), "slightly far"),
+        (8, "slightly far"),
+        (16, "far"),
+        (32, "very far"),
+        (32.5, "extremely far"),
+    ],
 )
 def test_distance_bins(d, label):
     assert distance_label(d) == label

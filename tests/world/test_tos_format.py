@@ -23,11 +23,24 @@ def test_run00_is_the_published_example_scene(example_scene):
     scene = example_scene
     assert scene.shape == (15, 16)
     assert [o.name for o in sorted(scene.objects, key=lambda o: o.label)] == [
-        "television", "chair", "truck", "bike", "backpack", "pan", "cap", "lamp", "vase", "shelf", "rubberduck", "laptop",
+        "television",
+        "chair",
+        "truck",
+        "bike",
+        "backpack",
+        "pan",
+        "cap",
+        "lamp",
+        "vase",
+        "shelf",
+        "rubberduck",
+        "laptop",
     ]
     cells = {room: scene.room_cells(room) for room in scene.room_ids}
-    assert {room: (min(c[0] for c in cs), max(c[0] for c in cs), min(c[1] for c in cs), max(c[1] for c in cs))
-            for room, cs in cells.items()} == {1: (1, 6, 2, 7), 2: (1, 6, 9, 14), 3: (8, 13, 1, 6)}
+    assert {
+        room: (min(c[0] for c in cs), max(c[0] for c in cs), min(c[1] for c in cs), max(c[1] for c in cs))
+        for room, cs in cells.items()
+    } == {1: (1, 6, 2, 7), 2: (1, 6, 9, 14), 3: (8, 13, 1, 6)}
     blue, green = scene.item("blue door"), scene.item("green door")
     assert (blue.cell, set(blue.rooms), scene.mask[6][8]) == ((6, 8), {1, 2}, DOOR_CONST_Y)
     assert (green.cell, set(green.rooms), scene.mask[7][6]) == ((7, 6), {1, 3}, DOOR_CONST_X)
@@ -88,7 +101,8 @@ def _mutations():
 
     def wrong_connection(d):
         d["objects"][next(i for i, o in enumerate(d["objects"]) if o["name"] == "green door")]["attributes"][
-            "connected_rooms"] = [1, 2]
+            "connected_rooms"
+        ] = [1, 2]
 
     def no_mask(d):
         del d["mask"]

@@ -215,5 +215,7 @@ class KnowledgeSolver:
             return 1.0
         m = self.box_cells if normaliser == "box" else self.g * self.g
         # Σ log2(M / max(1, C)) written as N log2 M - Σ log2 max(1, C), so full knowledge gives exactly 1.0
-        doubt = sum(math.log2(max(1, self.domain_size(name))) for name in chosen)
-        return 1.0 - doubt / (len(chosen) * math.log2(m))
+        doubt = math.fsum(math.log2(max(1, self.domain_size(name))) for name in chosen)
+        gain = 1.0 - doubt / (len(chosen) * math.log2(m))
+        # with the box normaliser every term lies in [0, log2 M]; clamp away float rounding only
+        return min(1.0, max(0.0, gain)) if normaliser == "box" else gain
