@@ -131,7 +131,7 @@ def test_every_step_reports_the_documented_info():
 def test_invalid_replies_use_budget_and_the_last_one_truncates():
     env = gym.make("TheoryOfSpace/Explore-v0", max_exp_steps=3)
     env.reset(seed=0)
-    for i in range(3):
+    for _i in range(3):
         obs, reward, terminated, truncated, info = env.step("I think I will look around")
         assert not info["valid"] and info["invalid_reason"] == "no_action_list" and reward == 0.0
         assert "Actions: [ <M>* <F> ]" in obs["text"]
@@ -147,7 +147,7 @@ def test_term_terminates_and_reports_the_final_metrics():
     env = gym.make("TheoryOfSpace/Explore-v0", reward="none")
     env.reset(seed=0)
     env.step("Actions: [Observe()]")
-    obs, reward, terminated, truncated, info = env.step("Actions: [Term()]")
+    obs, _reward, terminated, truncated, info = env.step("Actions: [Term()]")
     assert terminated and not truncated and obs["text"] == "Exploration terminated."
     assert info["phase_end"] == "term"
     assert set(info["metrics"]) >= {"node_coverage", "edge_coverage", "information_gain", "steps", "action_cost"}
@@ -176,7 +176,7 @@ def test_jump_needs_visibility_and_keeps_the_facing(example_scene):
     env.step("Actions: [Rotate(90), Observe()]")  # sees television, cap, both doors
     _, _, _, _, info = env.step("Actions: [Rotate(180), JumpTo(cap), Observe()]")
     assert info["action_results"][1]["reason"] == "object not visible"
-    obs, _, _, _, info = env.step([Rotate(180), JumpTo("blue_door"), Observe()])
+    _obs, _, _, _, info = env.step([Rotate(180), JumpTo("blue_door"), Observe()])
     assert info["agent"]["cell"] == [6, 8] and info["agent"]["facing"] == "east" and info["agent"]["rooms"] == [1, 2]
 
 
@@ -246,6 +246,6 @@ def test_ansi_render_draws_the_agent():
 def test_arbitrary_replies_never_escape_step(reply):
     env = ExploreEnv(max_exp_steps=2, reward="info_gain")
     env.reset(seed=0)
-    obs, reward, terminated, truncated, info = env.step(reply)
+    obs, reward, _terminated, _truncated, info = env.step(reply)
     assert isinstance(obs["text"], str) and 0.0 <= reward <= 1.0
     assert info["budget_left"] == 1 and info["valid"] == (info["invalid_reason"] is None)

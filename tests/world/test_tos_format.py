@@ -145,7 +145,7 @@ def test_inconsistent_files_fail_loudly_naming_the_field(run00_json, mutate, fie
 
 
 def test_missing_and_malformed_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="meta_data.json"):
+    with pytest.raises(FileNotFoundError, match=r"meta_data\.json"):
         load_tos_scene(tmp_path)
     (tmp_path / "meta_data.json").write_text("{not json")
     with pytest.raises(TosFormatError, match="not valid JSON"):

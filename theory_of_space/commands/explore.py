@@ -59,7 +59,7 @@ def load_scene_argument(args: argparse.Namespace) -> Scene:
         return load_tos_scene(path)
     if path.suffix == ".json" and path.is_file():
         data = json.loads(path.read_text())
-        return Scene.from_dict(data["scene"] if "scene" in data else data)
+        return Scene.from_dict(data.get("scene", data))
     raise SystemExit(f"--scene: expected a published scene folder or a scene JSON file, got {args.scene}")
 
 
