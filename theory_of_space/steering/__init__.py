@@ -40,12 +40,12 @@ _EXPORTS: dict[str, str] = {
     "save_barrier": "io",
     "SteeringHandle": "hooks",
     "Recording": "hooks",
-    "GenerationResult": "hooks",
+    "GenerationResult": "generate",
     "attach": "hooks",
     "record": "hooks",
     "resolve_layers": "hooks",
-    "score_completions": "hooks",
-    "steered_generate": "hooks",
+    "score_completions": "generate",
+    "steered_generate": "generate",
     "collect_activations": "collect",
     "model_fingerprint": "collect",
     "render": "render",
@@ -99,16 +99,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .barriers import Barrier, FitInfo, GaussianBarrier, LinearBarrier, RFFBarrier, SketchBarrier
     from .collect import collect_activations, model_fingerprint
-    from .hooks import (
-        GenerationResult,
-        Recording,
-        SteeringHandle,
-        attach,
-        record,
-        resolve_layers,
-        score_completions,
-        steered_generate,
-    )
+    from .generate import GenerationResult, score_completions, steered_generate
+    from .hooks import Recording, SteeringHandle, attach, record, resolve_layers
     from .io import load_barrier, load_steerer, save_barrier
     from .logistic import ConvergenceWarning, LogisticDiagnostics, fit_logistic
     from .methods import CAA, ITI, ODESteer, RepE, Steerer, StepODESteer
