@@ -48,7 +48,7 @@ _EXPORTS: dict[str, str] = {
     "steered_generate": "generate",
     "collect_activations": "collect",
     "model_fingerprint": "collect",
-    "render": "render",
+    "render": "rendering",
 }
 
 __all__ = [
@@ -104,4 +104,4 @@ if TYPE_CHECKING:
     from .io import load_barrier, load_steerer, save_barrier
     from .logistic import ConvergenceWarning, LogisticDiagnostics, fit_logistic
     from .methods import CAA, ITI, ODESteer, RepE, Steerer, StepODESteer
-    from .render import render
+    from .rendering import render

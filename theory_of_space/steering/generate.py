@@ -12,7 +12,7 @@ from torch import nn
 
 from .hooks import Positions, attach
 from .methods import Steerer
-from .render import DEFAULT_PLAIN_FORMAT, Messages, Template, render
+from .rendering import DEFAULT_PLAIN_FORMAT, Messages, Template, render
 from .tokens import encode, left_pad, model_device, pad_token_id, position_ids
 
 

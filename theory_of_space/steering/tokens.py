@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .render import Rendered
+from .rendering import Rendered
 
 
 def pad_token_id(tokenizer: Any) -> int:
