@@ -1,0 +1,97 @@
+"""``tos steer fit`` and ``tos steer generate`` on a tiny model saved to disk."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from theory_of_space.steering import load_steerer
+from theory_of_space.steering.cli import add_steer_parser, read_items
+
+from .conftest import WORDS, make_model, make_tokenizer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tos")
+    add_steer_parser(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def _run(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tiny-llama")
+    make_model("llama").save_pretrained(path)
+    make_tokenizer().save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def item_files(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("items")
+    half = len(WORDS) // 2
+    pos, neg = root / "pos.txt", root / "neg.jsonl"
+    pos.write_text("\n".join(f"{WORDS[i]} {WORDS[(i * 7) % half]}" for i in range(half)) + "\n")
+    rows = [{"prompt": WORDS[half + i], "completion": WORDS[half + (i * 3) % half]} for i in range(half)]
+    neg.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return pos, neg
+
+
+@pytest.mark.parametrize("method", ["odesteer", "caa", "repe"])
+def test_fit_then_generate_reports_h_rising(saved_model, item_files, tmp_path, capsys, method):
+    out = tmp_path / method
+    argv = ["steer", "fit", "--model", str(saved_model), "--layer", "1", "--pos", str(item_files[0])]
+    argv += ["--neg", str(item_files[1]), "--method", method, "--T", "20", "--n-components", "512", "--out", str(out)]
+    assert _run(argv) == 0
+    assert (out / "config.json").is_file() and (out / "tensors.safetensors").is_file()
+    steerer = load_steerer(out)
+    assert steerer.provenance["layer"] == 1 and len(steerer.provenance["model_fingerprint"]) == 64
+    assert "median |a|" in capsys.readouterr().out
+
+    argv = ["steer", "generate", "--model", str(saved_model), "--steer", str(out), "--prompt", "w60 w61"]
+    argv += ["--prompt", "w70", "--T", "5", "--max-new-tokens", "4", "--show-unsteered"]
+    assert _run(argv) == 0
+    text = capsys.readouterr().out
+    pairs = re.findall(r"h before: (\S+)\s+h after: (\S+)", text)
+    assert len(pairs) == 2 and text.count("steered:") == 4
+    assert all(float(after) > float(before) for before, after in pairs)
+
+
+def test_through_the_main_cli(saved_model, item_files, tmp_path, capsys):
+    from theory_of_space import cli
+
+    if not hasattr(cli, "main"):
+        pytest.skip("the main CLI has no main(argv) yet")
+    if "steer" not in cli.build_parser().format_help():
+        pytest.skip("the main CLI does not register `steer` yet")
+    argv = ["steer", "fit", "--model", str(saved_model), "--layer", "-1", "--pos", str(item_files[0])]
+    argv += ["--neg", str(item_files[1]), "--method", "iti", "--out", str(tmp_path / "iti")]
+    assert cli.main(argv) == 0
+    assert cli.main([*argv[:4], "--layer", "9", *argv[6:]]) == 2
+    assert "`--layer`: expected a block index in [-3, 2]" in capsys.readouterr().err
+
+
+def test_bad_input_names_the_option(saved_model, item_files, tmp_path):
+    base = ["steer", "fit", "--layer", "0", "--pos", str(item_files[0]), "--neg", str(item_files[1])]
+    with pytest.raises(FileNotFoundError, match=re.escape("`--model`")):
+        _run([*base, "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+    with pytest.raises(
+        ValueError, match=re.escape("`--layer`: expected a block index in [-3, 2] for this model, got 7")
+    ):
+        _run([*base[:2], "--layer", "7", *base[4:], "--model", str(saved_model), "--out", str(tmp_path / "o")])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('"w1"\n{"oops": 1}\n')
+    with pytest.raises(ValueError, match=re.escape(f"`--pos` {bad}:2: expected a string")):
+        read_items(bad, "--pos")
+    with pytest.raises(FileNotFoundError, match=re.escape("`--neg`: no such file")):
+        read_items(tmp_path / "none.txt", "--neg")
+    with pytest.raises(SystemExit):
+        _parser().parse_args([*base, "--model", "m", "--out", "o", "--method", "mimic"])

@@ -1,0 +1,223 @@
+"""``tos steer fit`` and ``tos steer generate``: fit a steerer on a local model and try it.
+
+Torch and transformers are imported inside the handlers, so registering the parser stays light.
+Handlers raise ``ValueError`` or ``FileNotFoundError`` naming the bad option; the main CLI turns
+them into an error message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+METHODS = ("odesteer", "step-odesteer", "caa", "iti", "repe")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``steer fit`` and ``steer generate`` to an argparse subparsers object.
+
+    Each leaf sets ``func`` to a handler ``(args) -> int``.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="tos")
+        >>> add_steer_parser(parser.add_subparsers(dest="command"))
+        >>> parser.parse_args(["steer", "fit", "--model", "m", "--layer", "3", "--pos", "p.txt",
+        ...                    "--neg", "n.txt", "--out", "o"]).method
+        'odesteer'
+    """
+    steer = subparsers.add_parser("steer", help="fit and apply activation steering (ODESteer and baselines)")
+    sub = steer.add_subparsers(dest="steer_command", required=True)
+
+    fit = sub.add_parser("fit", help="collect activations for two text files, fit a steerer and save it")
+    _common(fit)
+    fit.add_argument("--layer", type=int, required=True, help="steered block index (negative counts from the end)")
+    fit.add_argument("--pos", required=True, help="positive items: .txt (one per line) or .jsonl")
+    fit.add_argument("--neg", required=True, help="negative items: .txt (one per line) or .jsonl")
+    fit.add_argument("--method", choices=METHODS, default="odesteer", help="steering method (default odesteer)")
+    fit.add_argument("--T", type=float, default=1.0, help="strength saved with the steerer (default 1.0)")
+    fit.add_argument("--steps", type=int, default=10, help="ODESteer solver steps K (default 10)")
+    fit.add_argument("--solver", choices=("euler", "midpoint", "rk4"), default="euler", help="ODESteer solver")
+    fit.add_argument("--n-components", type=int, default=8000, help="sketch size n (default 8000)")
+    fit.add_argument("--read", choices=("last", "completion_last"), default="last", help="token read per item")
+    fit.add_argument("--seed", type=int, default=0, help="seed of the barrier's random features (default 0)")
+    fit.add_argument("--cache-dir", help="activation cache directory")
+    fit.add_argument("--out", required=True, help="directory to write config.json and tensors.safetensors")
+    fit.set_defaults(func=_fit)
+
+    gen = sub.add_parser("generate", help="generate with a saved steerer and report h before and after")
+    _common(gen)
+    gen.add_argument("--steer", required=True, help="directory written by `tos steer fit`")
+    gen.add_argument("--prompt", action="append", required=True, help="a prompt (repeat for several)")
+    gen.add_argument("--T", type=float, help="strength (default: the saved one)")
+    gen.add_argument("--layer", type=int, help="steered block (default: the one it was fitted on)")
+    gen.add_argument("--max-new-tokens", type=int, default=32, help="tokens to generate (default 32)")
+    gen.add_argument("--show-unsteered", action="store_true", help="also print the unsteered generation")
+    gen.set_defaults(func=_generate)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="local HuggingFace model directory (never downloaded)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32", help="model dtype (default float32)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--batch-size", type=int, default=16, help="rows per forward when collecting (default 16)")
+    p.add_argument("--template", choices=("auto", "chat", "plain"), default="auto", help="prompt rendering")
+    p.add_argument("--layers-path", help="dotted path of the decoder block list, if it cannot be found")
+
+
+def read_items(path: str | Path, field: str) -> list[Any]:
+    """Items from a ``.txt`` file (one per non-empty line) or ``.jsonl`` file.
+
+    A JSONL line is a string, ``{"text": ...}`` or ``{"prompt": ..., "completion": ...}``
+    (``completion`` may be null for prompt-end items).
+
+    Raises:
+        FileNotFoundError: when the file is missing.
+        ValueError: for an empty file or a malformed line, naming ``field`` and the line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"`{field}`: no such file {p}")
+    items: list[Any] = []
+    for n, line in enumerate(p.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        if p.suffix != ".jsonl":
+            items.append(line)
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"`{field}` {p}:{n}: invalid JSON ({exc.msg})") from exc
+        if isinstance(row, str):
+            items.append(row)
+        elif isinstance(row, dict) and isinstance(row.get("text"), str):
+            items.append(row["text"])
+        elif (
+            isinstance(row, dict)
+            and "prompt" in row
+            and (row.get("completion") is None or isinstance(row["completion"], str))
+        ):
+            prompt = row["prompt"]
+            items.append((prompt if isinstance(prompt, str) else list(prompt), row.get("completion")))
+        else:
+            raise ValueError(f"`{field}` {p}:{n}: expected a string, {{'text'}} or {{'prompt', 'completion'}}")
+    if len(items) < 2:
+        raise ValueError(f"`{field}` {p}: expected at least 2 items, got {len(items)}")
+    return items
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    import torch
+    import transformers
+
+    path = Path(args.model)
+    if not path.is_dir():
+        raise FileNotFoundError(f"`--model`: {path} is not a local model directory")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    kwargs = {"local_files_only": True, "dtype": getattr(torch, args.dtype)}
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except ValueError:  # image-text-to-text models are not registered as causal LMs
+        model = transformers.AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return model.to(device).eval(), tokenizer
+
+
+def _check_layer(model: Any, layer: int, layers_path: str | None) -> None:
+    from .hooks import resolve_layers
+
+    n = len(resolve_layers(model, layers_path)[1])
+    if not -n <= layer < n:
+        raise ValueError(f"`--layer`: expected a block index in [{-n}, {n - 1}] for this model, got {layer}")
+
+
+def _make_steerer(args: argparse.Namespace) -> Any:
+    from .barriers import SketchBarrier
+    from .methods import CAA, ITI, ODESteer, RepE, StepODESteer
+
+    barrier = SketchBarrier(n_components=args.n_components, seed=args.seed)
+    if args.method == "odesteer":
+        return ODESteer(barrier, T=args.T, steps=args.steps, solver=args.solver)
+    if args.method == "step-odesteer":
+        return StepODESteer(barrier, T=args.T)
+    return {"caa": CAA, "iti": ITI, "repe": RepE}[args.method](T=args.T)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .collect import collect_activations, model_fingerprint
+
+    pos_items, neg_items = read_items(args.pos, "--pos"), read_items(args.neg, "--neg")
+    steerer = _make_steerer(args)
+    model, tokenizer = _load(args)
+    _check_layer(model, args.layer, args.layers_path)
+    opts = {
+        "read": args.read,
+        "template": args.template,
+        "batch_size": args.batch_size,
+        "cache_dir": args.cache_dir,
+        "layers_path": args.layers_path,
+    }
+    pos = collect_activations(model, tokenizer, pos_items, args.layer, **opts)
+    neg = collect_activations(model, tokenizer, neg_items, args.layer, **opts)
+    steerer.fit(pos, neg)
+    steerer.provenance = {
+        "model": str(Path(args.model).resolve()),
+        "model_fingerprint": model_fingerprint(model, [args.layer]),
+        "layer": args.layer,
+        "layers_path": args.layers_path,
+        "method": args.method,
+        "collection": {
+            "read": args.read,
+            "template": args.template,
+            "dtype": args.dtype,
+            "pos": args.pos,
+            "neg": args.neg,
+        },
+    }
+    steerer.save(args.out)
+    info = steerer.fit_info
+    h_pos, h_neg = float(steerer.value(pos).mean()), float(steerer.value(neg).mean())
+    print(f"fitted {type(steerer).__name__} on layer {args.layer}: {info.n_pos} positive, {info.n_neg} negative rows")
+    print(f"median |a| = {info.median_norm:.4g} (the unit of T)")
+    print(f"T = {steerer.T:g}, displacement {steerer.displacement():.4g}")
+    if info.logistic is not None:
+        print(f"training accuracy {info.logistic.train_accuracy:.3f}, converged: {info.logistic.converged}")
+    print(f"mean h: positives {h_pos:.4g}, negatives {h_neg:.4g}")
+    print(f"saved to {args.out}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .collect import collect_activations
+    from .generate import steered_generate
+    from .io import load_steerer
+
+    steerer = load_steerer(args.steer)
+    layer = args.layer if args.layer is not None else steerer.provenance.get("layer")
+    if layer is None:
+        raise ValueError("`--layer`: the steerer records no layer; pass --layer")
+    layers_path = args.layers_path or steerer.provenance.get("layers_path")
+    if args.T is not None:
+        steerer.T = float(args.T)
+    if args.max_new_tokens < 1:
+        raise ValueError(f"`--max-new-tokens`: expected a positive integer, got {args.max_new_tokens}")
+    model, tokenizer = _load(args)
+    _check_layer(model, layer, layers_path)
+    items = [(p, None) for p in args.prompt]
+    acts = collect_activations(model, tokenizer, items, layer, template=args.template, layers_path=layers_path)
+    before = steerer.value(acts)
+    after = steerer.value(steerer.steer(acts))
+    gen = {"max_new_tokens": args.max_new_tokens, "do_sample": False, "template": args.template}
+    steered = steered_generate(model, tokenizer, args.prompt, steerer, layer, layers_path=layers_path, **gen)
+    plain = steered_generate(model, tokenizer, args.prompt, **gen) if args.show_unsteered else None
+    print(f"{type(steerer).__name__} on layer {layer}, T = {steerer.T:g} (displacement {steerer.displacement():.4g})")
+    for i, prompt in enumerate(args.prompt):
+        print(f"\nprompt: {prompt}")
+        print(f"h before: {float(before[i]):.4g}   h after: {float(after[i]):.4g}")
+        print(f"steered: {steered.texts[i]}")
+        if plain is not None:
+            print(f"unsteered: {plain.texts[i]}")
+    return 0
