@@ -18,20 +18,18 @@ from theory_of_space.agents.base import Message
 
 __all__ = ["ChatClient", "Completion", "MissingDependencyError", "require"]
 
-_INSTALL_HINTS = {
-    "openai": "api",
-    "anthropic": "api",
-    "torch": "local",
-    "transformers": "local",
-}
-
 
 class MissingDependencyError(ImportError):
     """An optional dependency is not installed; the message gives the exact install command."""
 
 
-def require(module: str) -> ModuleType:
+def require(module: str, *, extra: str) -> ModuleType:
     """Import an optional dependency, or fail with the command that installs it.
+
+    Args:
+        module: The module to import.
+        extra: The package extra that provides it (``api`` for the provider SDKs, ``local`` for torch and
+            transformers).
 
     Raises:
         MissingDependencyError: The module is not installed.
@@ -39,7 +37,6 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        extra = _INSTALL_HINTS.get(module.split(".")[0], "api")
         raise MissingDependencyError(
             f'{module} is not installed; run `pip install "theory-of-space[{extra}]"`'
         ) from error

@@ -36,7 +36,7 @@ class AnthropicMessagesClient:
     """
 
     def __init__(self, config: ModelConfig, *, api_key: str | None) -> None:
-        anthropic = require("anthropic")
+        anthropic = require("anthropic", extra="api")
         self.config = config
         self.model = config.model
         self._secret = api_key

@@ -117,8 +117,8 @@ class LocalModel:
             MissingDependencyError: ``torch`` or ``transformers`` is not installed.
             ValueError: An unknown ``dtype``.
         """
-        torch = require("torch")
-        transformers = require("transformers")
+        torch = require("torch", extra="local")
+        transformers = require("transformers", extra="local")
         if config.dtype not in _DTYPES:
             raise ValueError(f"model config {config.name!r}: expected `dtype` in {_DTYPES}, got {config.dtype!r}")
         if config.seed is not None:
@@ -211,7 +211,7 @@ class LocalModel:
             job.future.set_result(completion)
 
     def _generate_batch(self, conversations: list[list[dict[str, Any]]], settings: dict[str, Any]) -> list[Completion]:
-        torch = require("torch")
+        torch = require("torch", extra="local")
         if self.multimodal:
             inputs = self.processor.apply_chat_template(
                 conversations,

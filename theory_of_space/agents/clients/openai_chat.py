@@ -34,7 +34,7 @@ class OpenAIChatClient:
     """
 
     def __init__(self, config: ModelConfig, *, api_key: str | None) -> None:
-        openai = require("openai")
+        openai = require("openai", extra="api")
         from openai.types.chat import ChatCompletion
 
         self.config = config
