@@ -1,0 +1,211 @@
+"""Tokens per second of greedy generation, unsteered and with each steering method.
+
+Prints tokens/s and per-token time per condition and batch size, the ODESteer/unsteered and
+ODESteer/CAA per-token ratios, and a micro-benchmark of ``steer`` alone (d=4096, n=8000, K=10).
+
+* CPU (default when no GPU): a tiny random Llama; the ratio is large there and only reported.
+* GPU: a random Llama shaped like Llama-3.1-8B (d=4096, 32 layers, 32 heads, 8 KV heads,
+  intermediate 14,336) in bf16, built on the device; ``--layers`` lowers the depth if memory is
+  short, which makes the comparison harsher. Target: ODESteer per-token time <= 1.25 x CAA's.
+
+Usage::
+
+    python benchmarks/steering_speed.py                 # all conditions on the available device
+    python benchmarks/steering_speed.py --quick         # unsteered, CAA and ODESteer only
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from transformers import AutoModelForCausalLM, LlamaConfig
+
+from theory_of_space.steering import (
+    CAA,
+    ITI,
+    ODESteer,
+    SketchBarrier,
+    Steerer,
+    StepODESteer,
+    attach,
+)
+
+GPU_TARGET = 1.25  # ODESteer per-token time / CAA per-token time
+
+
+@dataclass(frozen=True)
+class Timing:
+    name: str
+    batch: int
+    seconds: float  # median wall time of one generate call
+    new_tokens: int
+
+    @property
+    def per_token_ms(self) -> float:
+        return 1000 * self.seconds / self.new_tokens
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.batch * self.new_tokens / self.seconds
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def build_model(device: torch.device, layers: int | None) -> tuple[torch.nn.Module, int]:
+    """A random Llama: tiny on CPU, Llama-3.1-8B-shaped in bf16 on GPU."""
+    if device.type == "cuda":
+        config = LlamaConfig(
+            vocab_size=128_256,
+            hidden_size=4096,
+            intermediate_size=14_336,
+            num_hidden_layers=layers or 32,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            max_position_embeddings=4096,
+        )
+        dtype = torch.bfloat16
+    else:
+        config = LlamaConfig(
+            vocab_size=1000,
+            hidden_size=256,
+            intermediate_size=512,
+            num_hidden_layers=layers or 4,
+            num_attention_heads=8,
+            num_key_value_heads=4,
+            max_position_embeddings=1024,
+        )
+        dtype = torch.float32
+    torch.manual_seed(0)
+    with device:
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    model.generation_config.pad_token_id = 0
+    return model.eval(), config.hidden_size
+
+
+def fit_steerers(d: int, device: torch.device, quick: bool) -> dict[str, Steerer]:
+    """Steerers fitted on synthetic activations of width ``d`` (the speed does not depend on the data)."""
+    g = torch.Generator().manual_seed(0)
+    pos = (torch.randn(1000, d, generator=g) + 0.1).to(device)
+    neg = (torch.randn(1000, d, generator=g) - 0.1).to(device)
+    t0 = time.perf_counter()
+    sketch = SketchBarrier(max_iter=100).fit(pos, neg)  # n=8000, the paper's settings
+    print(f"fitted the n=8000 sketch barrier in {time.perf_counter() - t0:.1f} s")
+    steerers: dict[str, Steerer] = {
+        "CAA": CAA(T=0.5).fit(pos, neg),
+        "ODESteer euler K=10": ODESteer(sketch, T=2.0, steps=10),
+    }
+    if not quick:
+        auto = SketchBarrier(max_iter=100, grad="autograd").fit(pos, neg)
+        steerers |= {
+            "ITI": ITI(T=2.0, max_iter=100).fit(pos, neg),
+            "ODESteer euler K=10 autograd": ODESteer(auto, T=2.0, steps=10),
+            "ODESteer midpoint K=10": ODESteer(sketch, T=2.0, steps=10, solver="midpoint"),
+            "ODESteer rk4 K=10": ODESteer(sketch, T=2.0, steps=10, solver="rk4"),
+            "StepODESteer": StepODESteer(sketch, T=2.0),
+        }
+    return steerers
+
+
+def median_time(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@torch.no_grad()
+def time_generation(
+    model: torch.nn.Module, steerer: Steerer | None, layer: int, batch: int, new_tokens: int, repeats: int
+) -> float:
+    device = model.get_input_embeddings().weight.device
+    g = torch.Generator().manual_seed(batch)
+    ids = torch.randint(3, model.config.vocab_size, (batch, 32), generator=g).to(device)
+
+    def run() -> object:
+        kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
+        if steerer is None:
+            return model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+        with attach(model, steerer, layer) as handle:
+            handle.begin(ids.shape[1])
+            return model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+
+    return median_time(run, device, repeats)
+
+
+def micro_benchmark(device: torch.device, repeats: int) -> None:
+    """``steer`` alone at d=4096, n=8000, K=10."""
+    g = torch.Generator().manual_seed(1)
+    d = 4096
+    pos = (torch.randn(600, d, generator=g) + 0.1).to(device)
+    neg = (torch.randn(600, d, generator=g) - 0.1).to(device)
+    print(f"\nsteer() alone on {device}, d={d}, n=8000, K=10:")
+    for grad in ("analytic", "autograd"):
+        steerer = ODESteer(SketchBarrier(max_iter=50, grad=grad).fit(pos, neg), T=2.0, steps=10)
+        for batch in (1, 10):
+            x = torch.randn(batch, d, generator=g).to(device)
+            seconds = median_time(lambda s=steerer, x=x: s.steer(x), device, repeats)
+            print(f"  {grad:9s} batch {batch:2d}: {1000 * seconds:8.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    parser.add_argument("--new-tokens", type=int, default=128, help="greedy tokens per call (default 128)")
+    parser.add_argument("--batch-sizes", default="1,10", help="comma-separated batch sizes (default 1,10)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs after one warm-up (default 5)")
+    parser.add_argument("--layers", type=int, help="model depth (default 4 on CPU, 32 on GPU)")
+    parser.add_argument("--quick", action="store_true", help="only unsteered, CAA and ODESteer")
+    parser.add_argument("--no-micro", action="store_true", help="skip the steer() micro-benchmark")
+    args = parser.parse_args()
+
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    model, d = build_model(device, args.layers)
+    n_layers = model.config.num_hidden_layers
+    layer = n_layers // 2 - 1
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; model: random Llama, d={d}, {n_layers} layers, {next(model.parameters()).dtype}")
+    print(f"steered layer {layer}; {args.new_tokens} new tokens per call; median of {args.repeats} after a warm-up")
+    steerers = fit_steerers(d, device, args.quick)
+
+    results: list[Timing] = []
+    for batch in (int(b) for b in args.batch_sizes.split(",")):
+        for label, steerer in [("unsteered", None), *steerers.items()]:
+            seconds = time_generation(model, steerer, layer, batch, args.new_tokens, args.repeats)
+            results.append(Timing(label, batch, seconds, args.new_tokens))
+            t = results[-1]
+            print(f"  batch {batch:2d}  {label:30s} {t.tokens_per_s:9.1f} tok/s  {t.per_token_ms:8.3f} ms/token")
+
+    print("\nper-token time ratios (ODESteer euler K=10):")
+    ok = True
+    for batch in sorted({t.batch for t in results}):
+        by = {t.name: t.per_token_ms for t in results if t.batch == batch}
+        ode = by["ODESteer euler K=10"]
+        ratio_caa = ode / by["CAA"]
+        print(f"  batch {batch:2d}: / unsteered {ode / by['unsteered']:.3f}   / CAA {ratio_caa:.3f}")
+        ok &= ratio_caa <= GPU_TARGET
+    if device.type == "cuda":
+        print(f"GPU target ODESteer <= {GPU_TARGET} x CAA per token: {'met' if ok else 'MISSED'}")
+    else:
+        print("(CPU with a tiny model: the ratio is reported, not targeted)")
+    if not args.no_micro:
+        micro_benchmark(device, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
