@@ -1,0 +1,368 @@
+"""Exploration followed by the task suite, over scenes; stored answers can be re-scored offline (spec §10).
+
+For each scene: explore (active: the agent itself; passive: a scripted proxy whose log becomes the
+history prompt, spec §9.1), then ask every question as its own request (spec §7.4) and score the
+reply. Each scene's record is written as JSON after every answer, so an interrupted run resumes
+where it stopped, and :func:`rescore` marks stored replies again without calling a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+
+from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
+from theory_of_space.agents.base import Agent, Message
+from theory_of_space.agents.factory import make_agent
+from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS
+from theory_of_space.env.prompts import PromptOptions, initial_message, system_message
+from theory_of_space.runner.episode import exploration_history, run_episode
+from theory_of_space.tasks import (
+    TASK_IDS,
+    TASKS,
+    Question,
+    Score,
+    aggregate,
+    generate_questions,
+    question_messages,
+    score_question,
+)
+from theory_of_space.world.scene import Scene
+
+EVALUATION_FORMAT_VERSION = 1
+EVALUATION_FILE = "evaluation_turn_logs.json"
+Setting = Literal["active", "passive"]
+SETTINGS: tuple[str, ...] = ("active", "passive")
+PROXIES: tuple[str, ...] = ("strategist", "scout")
+
+AgentFactory = Callable[[Scene, Sequence[Question]], Agent]
+"""Builds the agent for one scene, given the questions it will be asked."""
+ANSWERERS: tuple[str, ...] = ("oracle", "belief")
+"""The non-model answerers of :mod:`theory_of_space.agents.answerers`."""
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How a scene is explored and questioned."""
+
+    setting: str = "active"
+    """``active``: the agent explores; ``passive``: the proxy explores and its log is the prompt."""
+    proxy: str = "strategist"
+    """The passive setting's explorer: ``strategist`` (published text pairing) or ``scout``."""
+    think: bool = True
+    query_enabled: bool = True
+    max_exp_steps: int = 20
+    """The active exploration budget; the passive proxy uses the proxy budget."""
+    n_per_task: int = 3
+    tasks: tuple[str, ...] = TASK_IDS
+
+    def __post_init__(self) -> None:
+        if self.setting not in SETTINGS:
+            raise ValueError(f"expected active or passive for `setting`, got {self.setting!r}")
+        if self.proxy not in PROXIES:
+            raise ValueError(f"expected strategist or scout for `proxy`, got {self.proxy!r}")
+        unknown = [t for t in self.tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"expected task ids from {', '.join(TASK_IDS)} for `tasks`, got {unknown}")
+        if self.n_per_task < 1 or self.max_exp_steps < 1:
+            raise ValueError(
+                f"expected positive `n_per_task` and `max_exp_steps`, got {self.n_per_task}, {self.max_exp_steps}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "setting": self.setting,
+            "proxy": self.proxy,
+            "think": self.think,
+            "query_enabled": self.query_enabled,
+            "max_exp_steps": self.max_exp_steps,
+            "n_per_task": self.n_per_task,
+            "tasks": list(self.tasks),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationSettings:
+        return cls(**{**data, "tasks": tuple(data.get("tasks", TASK_IDS))})
+
+    @property
+    def prompt_options(self) -> PromptOptions:
+        return PromptOptions(
+            think=self.think,
+            query_enabled=self.query_enabled,
+            max_exp_steps=self.max_exp_steps,
+            active=self.setting == "active",
+        )
+
+
+@dataclass
+class AnswerRecord:
+    """One question, the reply it got and its score."""
+
+    question: Question
+    reply: str
+    score: Score
+    call: dict[str, Any] = field(default_factory=dict)
+    """The agent's call record (model, tokens, latency, error)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question.to_dict(),
+            "published_task": TASKS[self.question.task].published,
+            "reply": self.reply,
+            "score": self.score.to_dict(),
+            "call": self.call,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnswerRecord:
+        return cls(
+            question=Question.from_dict(data["question"]),
+            reply=str(data["reply"]),
+            score=Score.from_dict(data["score"]),
+            call=dict(data.get("call", {})),
+        )
+
+
+@dataclass
+class SceneEvaluation:
+    """One scene's evaluation: the exploration that preceded the questions, and every answer."""
+
+    scene: Scene
+    agent: str
+    settings: EvaluationSettings
+    conversation: list[Message]
+    """The request prefix every question is appended to (text only)."""
+    exploration: dict[str, Any]
+    """The exploration metrics (the proxy's in the passive setting)."""
+    unavailable: dict[str, str]
+    """Tasks the scene could not produce, with the reason."""
+    answers: list[AnswerRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        tasks: dict[str, dict[str, Any]] = {}
+        for record in self.answers:
+            tasks.setdefault(record.question.task, {})[record.question.qid] = record.to_dict()
+        return {
+            "version": EVALUATION_FORMAT_VERSION,
+            "agent": self.agent,
+            "scene_id": self.scene.scene_id,
+            "scene": self.scene.to_dict(),
+            "settings": self.settings.to_dict(),
+            "conversation": [{"role": m.role, "content": m.content} for m in self.conversation],
+            "exploration": self.exploration,
+            "unavailable": self.unavailable,
+            "tasks": tasks,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SceneEvaluation:
+        version = data.get("version")
+        if version != EVALUATION_FORMAT_VERSION:
+            raise ValueError(f"expected evaluation format version {EVALUATION_FORMAT_VERSION}, got {version}")
+        return cls(
+            scene=Scene.from_dict(data["scene"]),
+            agent=str(data["agent"]),
+            settings=EvaluationSettings.from_dict(data["settings"]),
+            conversation=[Message(m["role"], m["content"]) for m in data["conversation"]],
+            exploration=dict(data["exploration"]),
+            unavailable=dict(data["unavailable"]),
+            answers=[AnswerRecord.from_dict(r) for task in data["tasks"].values() for r in task.values()],
+        )
+
+    def scores(self) -> list[tuple[str, float]]:
+        return [(r.question.task, r.score.value) for r in self.answers]
+
+
+def agent_factory(
+    spec: str, *, query_enabled: bool = True, seed: int = 0, config_path: str | None = None
+) -> AgentFactory:
+    """The per-scene agent builder for a spec: ``oracle``, ``belief``, or anything :func:`make_agent` knows.
+
+    Args:
+        spec: ``oracle`` or ``belief`` (the non-model answerers), a scripted proxy name or a model spec.
+        query_enabled: whether ``Query`` is part of the exploration grammar.
+        seed: the random agent's seed.
+        config_path: a model configuration file for model specs.
+    """
+    name = spec.strip().lower()
+    if name == "oracle":
+        return lambda scene, questions: OracleAnswerer(scene, questions)
+    if name == "belief":
+        return lambda scene, questions: BeliefAnswerer(scene, questions, query_enabled=query_enabled)
+    return lambda scene, questions: make_agent(
+        spec, scene=scene, seed=seed, query_enabled=query_enabled, config_path=config_path
+    )
+
+
+def explore(scene: Scene, agent: Agent, settings: EvaluationSettings) -> tuple[list[Message], dict[str, Any]]:
+    """The conversation the questions are appended to, and the exploration metrics.
+
+    Active: ``agent`` explores with the settings' budget. Passive: the proxy explores with the proxy
+    budget, and the conversation is the system message and the history prompt.
+    """
+    options = settings.prompt_options
+    if settings.setting == "active":
+        env = gym.make(
+            "TheoryOfSpace/Explore-v0",
+            max_exp_steps=settings.max_exp_steps,
+            query_enabled=settings.query_enabled,
+            think=settings.think,
+            reward="none",
+        )
+        result = run_episode(env, agent, options={"scene": scene})
+        return list(result.messages), dict(result.metrics)
+    env = gym.make(
+        "TheoryOfSpace/Explore-v0",
+        max_exp_steps=PROXY_MAX_EXP_STEPS,
+        query_enabled=settings.query_enabled,
+        reward="none",
+    )
+    proxy = make_agent(settings.proxy, scene=scene, query_enabled=settings.query_enabled)
+    result = run_episode(env, proxy, options={"scene": scene})
+    prompt = initial_message(scene, options, history=exploration_history(result))
+    return [Message("system", system_message(options)), Message("user", prompt)], dict(result.metrics)
+
+
+def evaluate_scene(
+    scene: Scene,
+    make: AgentFactory,
+    settings: EvaluationSettings,
+    *,
+    stored: SceneEvaluation | None = None,
+    on_answer: Callable[[SceneEvaluation], None] | None = None,
+) -> SceneEvaluation:
+    """Explore ``scene`` and ask its questions, one request each.
+
+    Args:
+        scene: the scene.
+        make: builds the agent from the scene and its questions.
+        settings: the setting, proxy, prompts and question counts.
+        stored: an earlier, possibly partial record of this scene: its exploration is reused and
+            its answered questions are not asked again.
+        on_answer: called after every answer (the runner saves the record there).
+    """
+    suite = generate_questions(scene, n_per_task=settings.n_per_task, tasks=settings.tasks)
+    agent = make(scene, suite.questions)
+    if stored is not None:
+        evaluation = stored
+    else:
+        conversation, metrics = explore(scene, agent, settings)
+        evaluation = SceneEvaluation(scene, agent.name, settings, conversation, metrics, dict(suite.unavailable))
+    answered = {r.question.qid for r in evaluation.answers}
+    for question in suite.questions:
+        if question.qid in answered:
+            continue
+        reply = agent.act(question_messages(evaluation.conversation, question, think=settings.think))
+        score = score_question(question, reply.text, scene)
+        evaluation.answers.append(AnswerRecord(question, reply.text, score, reply.record.to_dict()))
+        if on_answer is not None:
+            on_answer(evaluation)
+    return evaluation
+
+
+def episode_dir(root: Path, agent: str, scene: Scene, settings: EvaluationSettings) -> Path:
+    """``{root}/{agent}/{scene_id}/text/{active|passive}/{think|nothink}[/{proxy}]`` (spec §13)."""
+    path = root / _safe(agent) / scene.scene_id / "text" / settings.setting / ("think" if settings.think else "nothink")
+    return path / settings.proxy if settings.setting == "passive" else path
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_.," else "_" for ch in name)
+
+
+def save_evaluation(evaluation: SceneEvaluation, path: Path) -> None:
+    """Write the record atomically (a temporary file renamed over the old one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(evaluation.to_dict(), indent=1))
+    os.replace(tmp, path)
+
+
+def load_evaluation(path: Path) -> SceneEvaluation:
+    return SceneEvaluation.from_dict(json.loads(Path(path).read_text()))
+
+
+def evaluate(
+    scenes: Iterable[Scene],
+    make: AgentFactory,
+    settings: EvaluationSettings,
+    *,
+    agent_name: str,
+    out_dir: Path | None = None,
+) -> list[SceneEvaluation]:
+    """Evaluate an agent on several scenes; with ``out_dir``, store every answer and resume stored runs.
+
+    Args:
+        scenes: the scenes, in order.
+        make: builds the agent for one scene.
+        settings: how scenes are explored and questioned.
+        agent_name: the folder name of the agent's results under ``out_dir``.
+        out_dir: the output root; ``None`` keeps results in memory only.
+
+    Example:
+        >>> from theory_of_space.agents.answerers import OracleAnswerer
+        >>> runs = evaluate([scene], OracleAnswerer, EvaluationSettings(), agent_name="oracle")  # doctest: +SKIP
+        >>> aggregate(runs[0].scores())["overall"]  # doctest: +SKIP
+        1.0
+    """
+    results = []
+    for scene in scenes:
+        path = None if out_dir is None else episode_dir(out_dir, agent_name, scene, settings) / EVALUATION_FILE
+        stored = load_evaluation(path) if path is not None and path.is_file() else None
+        if stored is not None and stored.settings != settings:
+            raise ValueError(f"{path} was produced with other settings {stored.settings}; use another output folder")
+        on_answer = None if path is None else (lambda evaluation, target=path: save_evaluation(evaluation, target))
+        evaluation = evaluate_scene(scene, make, settings, stored=stored, on_answer=on_answer)
+        if path is not None:
+            save_evaluation(evaluation, path)
+        results.append(evaluation)
+    return results
+
+
+def rescore(evaluation: SceneEvaluation) -> SceneEvaluation:
+    """The same record with every stored reply scored again by the current scorers (no model call)."""
+    answers = [replace(r, score=score_question(r.question, r.reply, evaluation.scene)) for r in evaluation.answers]
+    return replace(evaluation, answers=answers)
+
+
+def find_evaluations(root: Path) -> list[Path]:
+    """Every stored evaluation record under ``root``, sorted."""
+    return sorted(Path(root).rglob(EVALUATION_FILE))
+
+
+def summary(evaluations: Sequence[SceneEvaluation]) -> dict[str, float | None]:
+    """Per-task accuracy, route, survey and overall means, and the average exploration step count."""
+    result = aggregate(score for e in evaluations for score in e.scores())
+    steps = [e.exploration["steps"] for e in evaluations if "steps" in e.exploration]
+    result["avg_step"] = sum(steps) / len(steps) if steps else None
+    return result
+
+
+def format_table(rows: Sequence[tuple[str, dict[str, float | None]]], *, with_steps: bool) -> str:
+    """A Markdown table in the published column order (spec §14), then the route and survey means.
+
+    Args:
+        rows: (label, :func:`summary`) pairs.
+        with_steps: whether to show the ``Avg step`` column (the active-setting tables have it).
+    """
+    header = ["Agent", *(["Avg step"] if with_steps else []), *(TASKS[t].column for t in TASK_IDS)]
+    header += ["Avg", "Route", "Survey"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, values in rows:
+        cells = [label]
+        if with_steps:
+            step = values.get("avg_step")
+            cells.append("-" if step is None else f"{step:.1f}")
+        cells += [_percent(values.get(key)) for key in (*TASK_IDS, "overall", "route", "survey")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
