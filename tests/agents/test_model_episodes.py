@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gymnasium as gym
+import pytest
 from conftest import FAST_RETRIES
 from fake_servers import FakeModelServer, Step
 
@@ -84,3 +85,18 @@ def test_an_interrupted_run_replays_from_the_cache(
     assert [t.reply for t in again.turns] == [t.reply for t in first.turns]
     assert all(t.record.cached for t in again.turns)
     assert again.metrics == first.metrics
+
+
+def test_tos_explore_drives_a_model_from_a_config_entry(
+    server: FakeModelServer, api_keys: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from theory_of_space.cli import main
+
+    config = tmp_path / "models.toml"
+    config.write_text(f'[models.fake]\nprovider = "compat"\nmodel = "served"\nbase_url = "{server.url}"\n')
+    transcript = tmp_path / "episode.json"
+    argv = ["explore", "--agent", "fake", "--model-config", str(config), "--max-steps", "2", "--rooms", "2"]
+    assert main([*argv, "--json", str(transcript)]) == 0
+    assert len(server.received) == 2
+    assert server.received[0].body["model"] == "served"
+    assert '"agent": "fake"' in transcript.read_text()
