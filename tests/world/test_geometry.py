@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -150,3 +151,25 @@ def test_rotation_between_is_the_short_turn(current, wanted):
 def test_nearest_facing_puts_the_target_in_view(offset, current):
     facing = nearest_facing((0, 0), offset, current)
     assert in_field_of_view((0, 0), facing, offset)
+
+
+@pytest.mark.parametrize("facing", list(Facing))
+def test_array_bins_agree_with_the_scalar_bins_on_every_offset(facing):
+    from theory_of_space.world.geometry import (
+        DISTANCE_LABELS,
+        EGO_LABELS,
+        cardinal_codes,
+        distance_codes,
+        ego_direction_codes,
+        offset_bearing,
+        offset_bearings,
+    )
+
+    dx, dy = np.meshgrid(np.arange(-40, 41), np.arange(-40, 41), indexing="ij")
+    theta = offset_bearings(dx, dy, facing)
+    ego, card, dist = ego_direction_codes(theta), cardinal_codes(theta), distance_codes(np.hypot(dx, dy))
+    for i, j in np.ndindex(dx.shape):
+        scalar = offset_bearing((int(dx[i, j]), int(dy[i, j])), facing)
+        assert EGO_LABELS[ego[i, j]] == ego_direction_label(scalar)
+        assert CARDINAL_LABELS[card[i, j]] == cardinal_label(scalar)
+        assert DISTANCE_LABELS[dist[i, j]] == distance_label(math.hypot(dx[i, j], dy[i, j]))

@@ -21,12 +21,15 @@ from typing import Literal
 import numpy as np
 
 from theory_of_space.world.geometry import (
+    CARDINAL_LABELS,
+    DISTANCE_LABELS,
+    EGO_LABELS,
     Cell,
     Facing,
-    cardinal_label,
-    distance_label,
-    ego_direction_label,
-    offset_bearing,
+    cardinal_codes,
+    distance_codes,
+    ego_direction_codes,
+    offset_bearings,
 )
 from theory_of_space.world.view import ViewDescription
 
@@ -37,32 +40,41 @@ SEED_FROM_ANCHOR_MAX = 10
 InfoGainNormaliser = Literal["box", "published"]
 
 
-@lru_cache(maxsize=64)
-def _offset_labels(radius: int, facing: Facing) -> dict[str, np.ndarray]:
-    """Ego, cardinal and distance labels of every offset in [-radius, radius]², from the one bin module."""
-    side = 2 * radius + 1
-    ego = np.empty((side, side), dtype=object)
-    cardinal = np.empty((side, side), dtype=object)
-    dist = np.empty((side, side), dtype=object)
-    for i in range(side):
-        for j in range(side):
-            offset = (i - radius, j - radius)
-            theta = offset_bearing(offset, facing)
-            ego[i, j] = ego_direction_label(theta)
-            cardinal[i, j] = cardinal_label(theta)
-            dist[i, j] = distance_label(math.hypot(*offset))
-    return {"ego": ego, "cardinal": cardinal, "distance": dist}
+@lru_cache(maxsize=256)
+def _offset_codes(radius: int, facing: Facing) -> dict[str, np.ndarray]:
+    """Ego, cardinal and distance label codes of every offset in [-radius, radius]², from the bin module."""
+    dx, dy = np.meshgrid(np.arange(-radius, radius + 1), np.arange(-radius, radius + 1), indexing="ij")
+    theta = offset_bearings(dx, dy, facing)
+    return {
+        "ego": ego_direction_codes(theta),
+        "cardinal": cardinal_codes(theta),
+        "distance": distance_codes(np.hypot(dx, dy)),
+    }
 
 
-@lru_cache(maxsize=4096)
+_LABEL_TABLES = {"ego": EGO_LABELS, "cardinal": CARDINAL_LABELS}
+
+
 def relation_offsets(
     radius: int, facing: Facing, kind: Literal["ego", "cardinal"], direction: str, dist: str
 ) -> np.ndarray:
     """Boolean mask over offsets [-radius, radius]² whose direction and distance carry these labels."""
-    labels = _offset_labels(radius, facing)
-    mask = (labels[kind] == direction) & (labels["distance"] == dist)
+    return _relation(radius, facing, kind, direction, dist)[0]
+
+
+@lru_cache(maxsize=4096)
+def _relation(
+    radius: int, facing: Facing, kind: Literal["ego", "cardinal"], direction: str, dist: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The offset mask of a relation and its offsets as an (n, 2) array, computed once."""
+    codes = _offset_codes(radius, facing)
+    try:
+        wanted = _LABEL_TABLES[kind].index(direction), DISTANCE_LABELS.index(dist)
+    except ValueError:
+        raise ValueError(f"unknown {kind} label {direction!r} or distance label {dist!r}") from None
+    mask = (codes[kind] == wanted[0]) & (codes["distance"] == wanted[1])
     mask.setflags(write=False)
-    return mask
+    return mask, np.argwhere(mask) - radius
 
 
 class KnowledgeSolver:
@@ -88,6 +100,8 @@ class KnowledgeSolver:
         origin[self.g, self.g] = True
         self._domains[INITIAL_POS] = origin
         self._constraints: dict[tuple[str, str], np.ndarray] = {}
+        self._shifts: dict[tuple[str, str], np.ndarray] = {}
+        """Per arc, the offsets of the reflected constraint as an (n, 2) array: what a revision dilates by."""
         self._neighbours: dict[str, set[str]] = {name: set() for name in self._domains}
         self._pending: deque[tuple[str, str]] = deque()
         self._queued: set[tuple[str, str]] = set()
@@ -97,23 +111,26 @@ class KnowledgeSolver:
     def observe(self, anchor: str, view: ViewDescription) -> None:
         """Add the constraints of one observation made while standing on ``anchor``."""
         for item in view.items:
-            offsets = relation_offsets(2 * self.g, view.facing, "ego", item.direction, item.distance)
-            self.add_constraint(anchor, item.name, offsets)
+            relation = _relation(2 * self.g, view.facing, "ego", item.direction, item.distance)
+            self.add_constraint(anchor, item.name, *relation)
         for pair in view.proximity:
-            offsets = relation_offsets(2 * self.g, view.facing, "cardinal", pair.direction, pair.distance)
-            self.add_constraint(pair.b, pair.a, offsets)
+            relation = _relation(2 * self.g, view.facing, "cardinal", pair.direction, pair.distance)
+            self.add_constraint(pair.b, pair.a, *relation)
 
-    def add_constraint(self, anchor: str, target: str, offsets: np.ndarray) -> None:
+    def add_constraint(self, anchor: str, target: str, offsets: np.ndarray, shifts: np.ndarray | None = None) -> None:
         """Require ``position(target) - position(anchor)`` to be one of ``offsets`` (a mask over [-2g, 2g]²)."""
         if offsets.shape != (2 * self._side - 1, 2 * self._side - 1):
             raise ValueError(f"expected an offset mask of side {2 * self._side - 1}, got {offsets.shape}")
         for name in (anchor, target):
             if name not in self._domains:
                 raise KeyError(f"unknown item {name!r}")
+        if shifts is None:
+            shifts = np.argwhere(offsets) - 2 * self.g
         if self._domains[target] is None:
-            self._domains[target] = self._seed(self._domains[anchor], offsets)
-        self._store(anchor, target, offsets)
-        self._store(target, anchor, offsets[::-1, ::-1])
+            self._domains[target] = self._seed(self._domains[anchor], offsets, shifts)
+        # a revision of arc (i, j) dilates D_j by the reflection of S_ij: -shifts for the forward arc
+        self._store(anchor, target, offsets, -shifts)
+        self._store(target, anchor, offsets[::-1, ::-1], shifts)
 
     def fix(self, name: str, cell: Cell) -> None:
         """Set an item's domain to one known cell (a successful Query)."""
@@ -123,10 +140,15 @@ class KnowledgeSolver:
         for other in self._neighbours[name]:
             self._enqueue(other, name)
 
-    def _store(self, i: str, j: str, offsets: np.ndarray) -> None:
+    def _store(self, i: str, j: str, offsets: np.ndarray, reflected_shifts: np.ndarray) -> None:
         key = (i, j)
         previous = self._constraints.get(key)
-        self._constraints[key] = offsets if previous is None else previous & offsets
+        if previous is None:
+            self._constraints[key], self._shifts[key] = offsets, reflected_shifts
+        else:
+            combined = previous & offsets
+            self._constraints[key] = combined
+            self._shifts[key] = np.argwhere(combined[::-1, ::-1]) - 2 * self.g
         self._neighbours[i].add(j)
         self._enqueue(i, j)
 
@@ -135,11 +157,11 @@ class KnowledgeSolver:
             self._queued.add((i, j))
             self._pending.append((i, j))
 
-    def _seed(self, anchor_domain: np.ndarray | None, offsets: np.ndarray) -> np.ndarray:
-        size = 0 if anchor_domain is None else int(anchor_domain.sum())
+    def _seed(self, anchor_domain: np.ndarray | None, offsets: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+        size = 0 if anchor_domain is None else np.count_nonzero(anchor_domain)
         if 1 <= size <= SEED_FROM_ANCHOR_MAX:
             assert anchor_domain is not None
-            return self._minkowski(anchor_domain, offsets)
+            return self._minkowski(anchor_domain, offsets, shifts)
         return np.ones((self._side, self._side), dtype=bool)
 
     # ---- propagation -------------------------------------------------------------------------
@@ -160,20 +182,23 @@ class KnowledgeSolver:
         if di is None or dj is None:
             return False
         # x_j - x_i ∈ S  ⇔  x_i ∈ x_j - S: the support of i is D_j dilated by the reflected offsets
-        support = self._minkowski(dj, self._constraints[(i, j)][::-1, ::-1])
+        key = (i, j)
+        support = self._minkowski(dj, self._constraints[key][::-1, ::-1], self._shifts[key])
         revised = di & support
-        if revised.sum() == di.sum():
+        if np.count_nonzero(revised) == np.count_nonzero(di):
             return False
         self._domains[i] = revised
         return True
 
-    def _minkowski(self, domain: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """Cells ``c + s`` for c in ``domain`` and s in ``offsets``, clipped to the box."""
+    def _minkowski(self, domain: np.ndarray, offsets: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+        """Cells ``c + s`` for c in ``domain`` and s in ``offsets``, clipped to the box.
+
+        Stamps the offset mask at each cell or shifts the domain by each offset, whichever is fewer.
+        """
         g, side = self.g, self._side
         reach = 2 * g
-        cells = np.argwhere(domain)
-        shifts = np.argwhere(offsets) - reach
-        if len(cells) <= len(shifts):
+        if np.count_nonzero(domain) <= len(shifts):
+            cells = np.argwhere(domain)
             canvas = np.zeros((side + 2 * reach, side + 2 * reach), dtype=bool)
             for x, y in cells:
                 canvas[x : x + 2 * reach + 1, y : y + 2 * reach + 1] |= offsets

@@ -26,7 +26,7 @@ from theory_of_space.env.actions import (
 )
 from theory_of_space.env.coverage import CoverageTracker
 from theory_of_space.env.knowledge import INITIAL_POS, InfoGainNormaliser, KnowledgeSolver
-from theory_of_space.world.geometry import Facing
+from theory_of_space.world.geometry import Cell, Facing
 from theory_of_space.world.scene import Scene
 from theory_of_space.world.view import ViewDescription, describe_view
 from theory_of_space.world.visibility import is_visible
@@ -103,6 +103,8 @@ class ExplorationSession:
         self.phase_end: PhaseEnd | None = None
         self.solver = KnowledgeSolver([item.name for item in scene.items], box_radius=max(scene.shape))
         self._knowledge_log: list[tuple[str, Any]] = []
+        self._seen_views: set[tuple[str, ViewDescription]] = set()
+        self._views: dict[tuple[Cell, Facing, tuple[int, ...]], tuple[ViewDescription, str]] = {}
         self._knowledge_fed = 0
 
     @property
@@ -201,15 +203,21 @@ class ExplorationSession:
         return ActionResult(str(action), True, text.jump_message(item.name))
 
     def _observe(self, outcome: TurnOutcome) -> ActionResult:
-        view = describe_view(self.scene, self.cell, self.facing, self.rooms)
+        pose = (self.cell, self.facing, self.rooms)
+        if pose not in self._views:  # a view is a pure function of the pose: describe and format it once
+            view = describe_view(self.scene, *pose)
+            self._views[pose] = (view, text.observation_text(view))
+        view, observation = self._views[pose]
         outcome.view = view
         self.last_view = view
         outcome.newly_observed = self.coverage.record(self.anchor, view.names)
-        self._knowledge_log.append(("observe", (self.anchor, view)))
+        if (self.anchor, view) not in self._seen_views:  # the same view again adds no constraint
+            self._seen_views.add((self.anchor, view))
+            self._knowledge_log.append(("observe", (self.anchor, view)))
         outcome.cost += 1
         self.action_cost += 1
         self.action_counts["observe"] += 1
-        return ActionResult("Observe()", True, text.observation_text(view))
+        return ActionResult("Observe()", True, observation)
 
     def _query(self, action: Query, outcome: TurnOutcome) -> ActionResult:
         item = self.scene.item(action.target)

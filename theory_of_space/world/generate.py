@@ -137,7 +137,7 @@ def generate_scene(
         if start is None:
             continue
         return Scene(
-            mask=tuple(tuple(int(v) for v in column) for column in mask),
+            mask=tuple(map(tuple, mask.tolist())),
             objects=objects,
             doors=doors,
             start=Pose(start, Facing.NORTH),
@@ -225,11 +225,11 @@ def _layout(
     grid = np.full((side, side), OUTSIDE, dtype=np.int16)
     for room_id, room in rooms.items():
         grid[room.x0 : room.x1 + 1, room.y0 : room.y1 + 1] = room_id
-    floor = grid > 0
-    near_floor = np.zeros_like(floor)
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            near_floor |= np.roll(np.roll(floor, dx, axis=0), dy, axis=1)
+    floor = np.pad(grid > 0, 1)
+    near_floor = np.zeros((side, side), dtype=bool)
+    for dx in range(3):
+        for dy in range(3):
+            near_floor |= floor[dx : dx + side, dy : dy + side]
     grid[(grid == OUTSIDE) & near_floor] = WALL
     colours = rng.permutation(len(DOOR_COLOURS))
     door_specs = []

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from enum import IntEnum
 
+import numpy as np
+
 Cell = tuple[int, int]
 Vector = tuple[int, int]
 
@@ -196,6 +198,40 @@ def wall_label(into_room: Vector, viewer_facing: Facing) -> str:
     to the viewer's right means the door is on the viewer's left.
     """
     return WALL_LABELS[(Facing.from_vector(into_room) - viewer_facing) % 4]
+
+
+# ---- the same bins over arrays (for the knowledge solver's offset tables) ----------------------
+
+
+def ego_direction_codes(theta: np.ndarray) -> np.ndarray:
+    """Index into :data:`EGO_LABELS` of each bearing; agrees with :func:`ego_direction_label`."""
+    mag = np.abs(theta)
+    right = theta > 0
+    codes = np.full(theta.shape, EGO_LABELS.index("beyond-fov"), dtype=np.int8)
+    codes[mag <= 45 + EGO_EDGE_SLACK] = np.where(right, 2, 4)[mag <= 45 + EGO_EDGE_SLACK]
+    codes[mag <= 22.5 + EGO_EDGE_SLACK] = np.where(right, 1, 3)[mag <= 22.5 + EGO_EDGE_SLACK]
+    codes[mag <= EGO_EDGE_SLACK] = 0
+    return codes
+
+
+def cardinal_codes(theta: np.ndarray) -> np.ndarray:
+    """Index into :data:`CARDINAL_LABELS` of each bearing; agrees with :func:`cardinal_label`."""
+    return (np.floor((np.mod(theta, 360.0) + 22.5) / 45.0).astype(np.int64) % 8).astype(np.int8)
+
+
+def distance_codes(d: np.ndarray) -> np.ndarray:
+    """Index into :data:`DISTANCE_LABELS` of each distance; agrees with :func:`distance_label`."""
+    codes = np.full(d.shape, len(DISTANCE_LABELS) - 1, dtype=np.int8)
+    for index in range(len(DISTANCE_BINS) - 1, -1, -1):
+        codes[d <= DISTANCE_BINS[index][0] + DISTANCE_SLACK] = index + 1
+    codes[d <= 0] = 0
+    return codes
+
+
+def offset_bearings(dx: np.ndarray, dy: np.ndarray, facing: Facing) -> np.ndarray:
+    """:func:`offset_bearing` over arrays of offsets."""
+    fx, fy = facing.vector
+    return -np.degrees(np.arctan2(fx * dy - fy * dx, fx * dx + fy * dy))
 
 
 def nearest_facing(anchor: Cell, target: Cell, current: Facing) -> Facing:

@@ -37,11 +37,11 @@ def is_visible(scene: Scene, cell: Cell, facing: Facing, item: Item, rooms: tupl
 def visible_items(scene: Scene, cell: Cell, facing: Facing, rooms: tuple[int, ...] | None = None) -> list[Item]:
     """All items visible from a pose, objects in scene order then doors in scene order."""
     viewer_rooms = scene.rooms_at(cell) if rooms is None else rooms
-    candidates: Iterable[Item] = scene.items
-    if len(viewer_rooms) == 1:
+    if len(viewer_rooms) == 1:  # every candidate already shares the viewer's room
         candidates = scene.items_by_room.get(viewer_rooms[0], ())
+        return [item for item in candidates if item.cell != cell and in_field_of_view(cell, facing, item.cell)]
     return [
         item
-        for item in candidates
+        for item in scene.items
         if item.cell != cell and shares_room(item, viewer_rooms) and in_field_of_view(cell, facing, item.cell)
     ]
