@@ -1,0 +1,32 @@
+"""Shared fixtures of the task tests: generated scenes and their question suites (built once)."""
+
+from __future__ import annotations
+
+import pytest
+
+from theory_of_space.tasks import QuestionSet, generate_questions
+from theory_of_space.world.generate import generate_scene
+from theory_of_space.world.scene import Scene
+
+ORACLE_SCENES = 30
+"""Generated scenes of the in-suite oracle check (benchmarks/task_answerers.py runs 100)."""
+
+
+@pytest.fixture(scope="session")
+def generated_scenes() -> list[Scene]:
+    return [generate_scene(seed) for seed in range(ORACLE_SCENES)]
+
+
+@pytest.fixture(scope="session")
+def scene0() -> Scene:
+    return generate_scene(0)
+
+
+@pytest.fixture(scope="session")
+def suite0(scene0: Scene) -> QuestionSet:
+    return generate_questions(scene0)
+
+
+@pytest.fixture(scope="session")
+def example_suite(example_scene: Scene) -> QuestionSet:
+    return generate_questions(example_scene)

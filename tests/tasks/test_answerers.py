@@ -1,0 +1,106 @@
+"""The oracle and belief answerers, driven through the agent protocol exactly like a model."""
+
+import gymnasium as gym
+import pytest
+
+from theory_of_space.agents.answerers import (
+    UNKNOWN,
+    BeliefAnswerer,
+    OracleAnswerer,
+    conversation_turns,
+    replay_exploration,
+)
+from theory_of_space.agents.base import Agent, Message
+from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS, strategist_agent
+from theory_of_space.env.actions import ParsedTurn
+from theory_of_space.env.prompts import PromptOptions, initial_message, system_message
+from theory_of_space.runner.episode import exploration_history, run_episode
+from theory_of_space.tasks import extract_answer, generate_questions, question_messages, score_question
+
+CONVERSATION = [Message("system", "sys"), Message("user", "You observe: nothing.")]
+
+
+def test_answerers_implement_the_agent_protocol(scene0):
+    assert isinstance(OracleAnswerer(scene0), Agent)
+    assert isinstance(BeliefAnswerer(scene0), Agent)
+
+
+def test_oracle_scores_one_on_every_question(generated_scenes, example_scene):
+    for scene in [example_scene, *generated_scenes]:
+        suite = generate_questions(scene)
+        oracle = OracleAnswerer(scene, suite.questions)
+        for question in suite.questions:
+            reply = oracle.act(question_messages(CONVERSATION, question))
+            score = score_question(question, reply.text, scene)
+            assert score.value == 1.0, (scene.scene_id, question.qid, reply.text, score.explanation)
+
+
+def test_oracle_ends_exploration_at_once(scene0):
+    reply = OracleAnswerer(scene0).act(CONVERSATION)
+    assert extract_answer(reply.text) == "Actions: [Term()]"
+
+
+def _passive_conversation(scene, *, query_enabled):
+    env = gym.make(
+        "TheoryOfSpace/Explore-v0", max_exp_steps=PROXY_MAX_EXP_STEPS, reward="none", query_enabled=query_enabled
+    )
+    result = run_episode(env, strategist_agent(scene, query_enabled=query_enabled), options={"scene": scene})
+    options = PromptOptions(query_enabled=query_enabled, active=False)
+    prompt = initial_message(scene, options, history=exploration_history(result))
+    return result, [Message("system", system_message(options)), Message("user", prompt)]
+
+
+@pytest.mark.parametrize("query_enabled", [True, False])
+def test_history_replay_gives_the_proxys_knowledge(example_scene, query_enabled):
+    result, conversation = _passive_conversation(example_scene, query_enabled=query_enabled)
+    turns = conversation_turns(conversation, query_enabled=query_enabled)
+    assert all(isinstance(t, ParsedTurn) for t in turns)
+    assert len(turns) == sum(t.valid for t in result.turns)
+    beliefs = replay_exploration(example_scene, turns, query_enabled=query_enabled)
+    proxy_solver = result.session.knowledge()
+    for item in example_scene.items:
+        assert beliefs.solver.candidates(item.name) == proxy_solver.candidates(item.name)
+
+
+def test_belief_label_answers_are_right_whenever_given(generated_scenes):
+    answered = 0
+    for scene in generated_scenes[:8]:
+        _, conversation = _passive_conversation(scene, query_enabled=False)
+        suite = generate_questions(scene)
+        belief = BeliefAnswerer(scene, suite.questions, query_enabled=False)
+        for question in suite.questions:
+            reply = belief.act(question_messages(conversation, question))
+            score = score_question(question, reply.text, scene)
+            if question.task in ("alloc", "view2loc"):
+                continue
+            if extract_answer(reply.text) == UNKNOWN:
+                assert score.value == 0.0
+            else:
+                answered += 1
+                assert score.value == 1.0, (question.qid, reply.text, score.explanation)
+    assert answered > 0
+
+
+def test_belief_after_a_full_strategist_run_with_query_knows_every_position(example_scene):
+    _, conversation = _passive_conversation(example_scene, query_enabled=True)
+    suite = generate_questions(example_scene)
+    belief = BeliefAnswerer(example_scene, suite.questions)
+    for question in suite.questions:
+        if question.task == "view2loc":
+            continue  # the observations need not pin the pose to one cell
+        reply = belief.act(question_messages(conversation, question))
+        assert score_question(question, reply.text, example_scene).value == 1.0
+
+
+def test_belief_without_exploration_knows_nothing(example_scene):
+    suite = generate_questions(example_scene)
+    belief = BeliefAnswerer(example_scene, suite.questions)
+    for question in suite.by_task("dir") + suite.by_task("ment_rot"):
+        assert extract_answer(belief.act(question_messages(CONVERSATION, question)).text) == UNKNOWN
+
+
+def test_belief_explores_as_strategist(example_scene):
+    belief = BeliefAnswerer(example_scene)
+    strategist = strategist_agent(example_scene)
+    for _ in range(3):
+        assert extract_answer(belief.act(CONVERSATION).text) == extract_answer(strategist.act(CONVERSATION).text)
