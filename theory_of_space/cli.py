@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from theory_of_space import __version__
+from theory_of_space.commands.evaluate import add_evaluate_parser
 from theory_of_space.commands.explore import add_explore_parsers
+from theory_of_space.steering.cli import add_steer_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_explore_parsers(subparsers)
+    add_evaluate_parser(subparsers)
+    add_steer_parser(subparsers)
     return parser
 
 

@@ -96,7 +96,8 @@ def test_tos_explore_drives_a_model_from_a_config_entry(
     config.write_text(f'[models.fake]\nprovider = "compat"\nmodel = "served"\nbase_url = "{server.url}"\n')
     transcript = tmp_path / "episode.json"
     argv = ["explore", "--agent", "fake", "--model-config", str(config), "--max-steps", "2", "--rooms", "2"]
-    assert main([*argv, "--json", str(transcript)]) == 0
+    assert main([*argv, "--json", str(transcript), "--set", "temperature=0.25"]) == 0
     assert len(server.received) == 2
     assert server.received[0].body["model"] == "served"
+    assert server.received[0].body["temperature"] == 0.25
     assert '"agent": "fake"' in transcript.read_text()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gymnasium as gym
 
+from theory_of_space.agents.config import parse_overrides
 from theory_of_space.agents.factory import make_agent
 from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS
 from theory_of_space.env.actions import split_reply
@@ -35,6 +36,14 @@ def add_explore_parsers(subparsers: argparse._SubParsersAction) -> None:
     explore.add_argument("--no-query", action="store_true", help="remove Query() from the action set")
     explore.add_argument("--no-think", action="store_true", help="prompts without the THINK: section")
     explore.add_argument("--model-config", help="model configuration file (for model agents)")
+    explore.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model setting of the configuration entry (repeatable), e.g. --set temperature=0",
+    )
     explore.add_argument("--json", dest="json_out", help="also write the transcript and metrics to this JSON file")
     explore.set_defaults(func=_explore)
 
@@ -96,7 +105,12 @@ def _explore(args: argparse.Namespace) -> int:
         think=not args.no_think,
     )
     agent = make_agent(
-        args.agent, scene=scene, seed=args.seed, query_enabled=not args.no_query, config_path=args.model_config
+        args.agent,
+        scene=scene,
+        seed=args.seed,
+        query_enabled=not args.no_query,
+        config_path=args.model_config,
+        overrides=parse_overrides(args.overrides),
     )
     result = run_episode(env, agent, options={"scene": scene})
     print_episode(result)
