@@ -6,6 +6,7 @@ import gymnasium as gym
 
 ENV_IDS = {
     "TheoryOfSpace/Explore-v0": ("theory_of_space.env.exploration:ExploreEnv", {}),
+    "TheoryOfSpace/Explore-Vision-v0": ("theory_of_space.env.exploration:ExploreEnv", {"obs_mode": "vision"}),
 }
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 from theory_of_space.env import prompts
 from theory_of_space.env.actions import Action
 from theory_of_space.env.ascii_map import ascii_map
+from theory_of_space.env.knowledge import INITIAL_POS
 from theory_of_space.env.session import ExplorationSession, TurnOutcome
+from theory_of_space.env.text import IMAGE_OBSERVATION
 from theory_of_space.world.generate import OBJECT_SAMPLERS, TOPOLOGIES, generate_scene
 from theory_of_space.world.scene import Pose, Scene
 from theory_of_space.world.tos_format import load_tos_scene
@@ -23,13 +26,19 @@ TEXT_CHARSET = string.printable + "•°"
 MAX_TEXT_LENGTH = 65_536
 REWARDS = ("info_gain", "coverage", "none")
 SCENE_SOURCES = ("procedural", "dataset")
-OBS_MODES = ("text",)
+OBS_MODES = ("text", "vision")
+IMAGE_SOURCES = ("render", "dataset")
+DEFAULT_IMAGE_SIZE = 384
+MIN_IMAGE_SIZE = 32
 NORMALISERS = ("box", "published")
 _SEED_SPACE = 2**31 - 1
 
+if TYPE_CHECKING:
+    from theory_of_space.env.dataset_images import DatasetImages
+
 
 class ExploreEnv(gym.Env[dict[str, Any], str]):
-    """Active exploration of a partially observable multi-room scene, in text.
+    """Active exploration of a partially observable multi-room scene, in text or in pictures.
 
     ## Description
 
@@ -52,6 +61,14 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     the number of steps left and the reply-format footer, separated by blank lines. The system prompt
     is in ``info["system_prompt"]`` after ``reset``.
 
+    With ``obs_mode="vision"`` (id ``TheoryOfSpace/Explore-Vision-v0``) the space is
+    ``Dict(text=Text, image=Box(0, 255, (image_size, image_size, 3), uint8))``. An ``Observe()`` answers
+    ``You observe: <image>.`` and ``obs["image"]`` is the egocentric view; on every other step (and
+    after ``reset``) ``obs["image"]`` is an all-black frame and ``info["image_attached"]`` is False.
+    The pictures that belong in the message are ``info["images"]``, one per ``<image>`` placeholder
+    of ``obs["text"]`` in order: after ``reset`` the calibration image and the object reference
+    sheet of the first message (their sizes differ from the view's), after an ``Observe()`` the view.
+
     ## Rewards
 
     ``reward="info_gain"`` (default): the step's increase of information gain (the knowledge solver's
@@ -71,6 +88,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     ``invalid_steps``, ``budget_used``, ``action_failures``, ``action_counts``, ``agent`` (cell,
     allocentric cell, facing, rooms, anchor), ``visible``, ``newly_observed``, ``observed``,
     ``node_coverage``, ``edge_coverage`` and ``message_parts`` (``result``, ``budget``, ``footer``).
+    In the vision world also ``image_attached`` and ``images`` (see Observation Space).
     ``information_gain`` is in every step's info when ``reward="info_gain"``; with other rewards the
     solver runs only once, at the end of the episode, and the value appears on the final step. On the
     final step ``metrics`` holds the exploration metrics of spec §9.4.
@@ -80,21 +98,26 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     - ``scene_source``: ``"procedural"`` (default) or ``"dataset"`` (published folders in ``data_dir``;
       ``reset(seed=k)`` opens ``run{k:02d}``).
     - ``n_rooms``, ``room_size``, ``n_objects``, ``topology``, ``object_sampler``: generator settings.
-    - ``obs_mode``: ``"text"``.
+    - ``obs_mode``: ``"text"`` (default) or ``"vision"``.
+    - ``image_source``: ``"render"`` (default; our renderer) or ``"dataset"`` (the published pictures next
+      to each scene's ``meta_data.json``; needs ``scene_source="dataset"``; a missing file is an error).
+    - ``image_size``: side of the square egocentric views in pixels (default 384).
     - ``think``: whether prompts ask for a ``THINK:`` section (default True).
     - ``max_exp_steps``: the turn budget (default 20). ``query_enabled``: allow ``Query`` (default True).
     - ``reward``: ``"info_gain"``, ``"coverage"`` or ``"none"``.
     - ``info_gain_normaliser``: ``"box"`` (default, never negative) or ``"published"``.
-    - ``render_mode``: ``"ansi"`` (a top-down ASCII map with the agent) or None.
+    - ``render_mode``: ``"ansi"`` (a top-down ASCII map with the agent), ``"rgb_array"`` (a top-down
+      picture of the whole scene with the agent and the cells it sees) or None.
 
     ``reset(options={"scene": scene})`` plays a given :class:`Scene` (or its ``to_dict()``).
 
     ## Version History
 
-    - v0: initial release.
+    - v0: initial release; the vision world (``obs_mode="vision"``) and ``render_mode="rgb_array"``
+      were added without changing the text world.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -107,6 +130,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         topology: str | None = None,
         object_sampler: str = "strict",
         obs_mode: str = "text",
+        image_source: str = "render",
+        image_size: int = DEFAULT_IMAGE_SIZE,
         think: bool = True,
         max_exp_steps: int = 20,
         query_enabled: bool = True,
@@ -122,6 +147,13 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             )
         _choice("scene_source", scene_source, SCENE_SOURCES)
         _choice("obs_mode", obs_mode, OBS_MODES)
+        _choice("image_source", image_source, IMAGE_SOURCES)
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE:
+            raise ValueError(f"expected an integer of at least {MIN_IMAGE_SIZE} for `image_size`, got {image_size!r}")
+        if image_source == "dataset" and scene_source != "dataset":
+            raise ValueError(
+                "image_source='dataset' needs scene_source='dataset' (the pictures live in the scene folders)"
+            )
         _choice("reward", reward, REWARDS)
         _choice("info_gain_normaliser", info_gain_normaliser, NORMALISERS)
         if render_mode is not None:
@@ -156,6 +188,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             "object_sampler": object_sampler,
         }
         self.obs_mode = obs_mode
+        self.image_source = image_source
+        self.image_size = image_size
         self.reward_kind = reward
         self.info_gain_normaliser = info_gain_normaliser
         self.render_mode = render_mode
@@ -163,10 +197,15 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             think=think, query_enabled=query_enabled, max_exp_steps=max_exp_steps, vision=obs_mode == "vision"
         )
         text_space = spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
-        self.observation_space = spaces.Dict({"text": text_space})
+        observation: dict[str, spaces.Space[Any]] = {"text": text_space}
+        if obs_mode == "vision":
+            observation["image"] = spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
+        self.observation_space = spaces.Dict(observation)
         self.action_space = spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
         self.scene: Scene | None = None
         self.session: ExplorationSession | None = None
+        self._scene_folder: Path | None = None
+        self._published: DatasetImages | None = None
 
     # ---- gymnasium API -----------------------------------------------------------------------
 
@@ -188,7 +227,12 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             "scene_source": dict(self.scene.source),
             **self._common_info(),
         }
-        return {"text": text}, info
+        obs: dict[str, Any] = {"text": text}
+        if self.obs_mode == "vision":
+            obs["image"] = self._blank_image()
+            info["image_attached"] = False
+            info["images"] = self._prompt_images()
+        return obs, info
 
     def step(self, action: str | Sequence[Action]):
         if self.session is None:
@@ -196,19 +240,30 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         if self.session.done:
             raise RuntimeError("the episode has ended; call reset()")
         outcome = self.session.play(action)
+        view = self._attach_view(outcome) if self.obs_mode == "vision" else None
         final = outcome.phase_end is not None
         reward = self._reward(outcome, final)
         parts = self._message_parts(outcome)
         text = "\n\n".join(part for part in parts.values() if part)
         info = self._step_info(outcome, parts, final)
+        obs: dict[str, Any] = {"text": text}
+        if self.obs_mode == "vision":
+            obs["image"] = self._blank_image() if view is None else view
+            info["image_attached"] = view is not None
+            info["images"] = [] if view is None else [view]
         terminated = outcome.phase_end == "term"
         truncated = outcome.phase_end == "budget"
-        return {"text": text}, reward, terminated, truncated, info
+        return obs, reward, terminated, truncated, info
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
         if self.render_mode is None or self.scene is None or self.session is None:
             return None
-        return ascii_map(self.scene, Pose(self.session.cell, self.session.facing))
+        pose = Pose(self.session.cell, self.session.facing)
+        if self.render_mode == "rgb_array":
+            from theory_of_space.env.topdown import render_topdown
+
+            return render_topdown(self.scene, pose, rooms=self.session.rooms).image
+        return ascii_map(self.scene, pose)
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -216,10 +271,14 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         given = options.get("scene")
         if given is not None:
             if isinstance(given, Scene):
-                return given
-            if isinstance(given, dict):
-                return Scene.from_dict(given)
-            raise TypeError(f"expected a Scene or a scene dict for options['scene'], got {type(given).__name__}")
+                scene = given
+            elif isinstance(given, dict):
+                scene = Scene.from_dict(given)
+            else:
+                raise TypeError(f"expected a Scene or a scene dict for options['scene'], got {type(given).__name__}")
+            folder = scene.source.get("folder")
+            self._scene_folder = Path(self.data_dir) / folder if self.data_dir and folder else None
+            return scene
         if self.scene_source == "dataset":
             return self._dataset_scene(seed)
         scene_seed = seed if seed is not None else int(self.np_random.integers(_SEED_SPACE))
@@ -231,11 +290,64 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("run"))
             if not folders:
                 raise FileNotFoundError(f"no runNN scene folders in data_dir {root}")
-            return load_tos_scene(folders[int(self.np_random.integers(len(folders)))])
+            self._scene_folder = folders[int(self.np_random.integers(len(folders)))]
+            return load_tos_scene(self._scene_folder)
         folder = root / f"run{seed:02d}"
         if not folder.is_dir():
             raise FileNotFoundError(f"reset(seed={seed}) opens {folder}, which does not exist")
+        self._scene_folder = folder
         return load_tos_scene(folder)
+
+    # ---- vision ------------------------------------------------------------------------------
+
+    def _blank_image(self) -> np.ndarray:
+        return np.zeros((self.image_size, self.image_size, 3), dtype=np.uint8)
+
+    def _open_published(self) -> DatasetImages:
+        # imported here so that the text world never loads Pillow
+        from theory_of_space.env.dataset_images import DatasetImages
+
+        if self._scene_folder is None:
+            raise ValueError(
+                "image_source='dataset' needs a published scene folder; this scene has none "
+                "(pass reset(seed=k) to open run{k:02d}, or a scene loaded from data_dir)"
+            )
+        published = DatasetImages.open(self._scene_folder, size=self.image_size)
+        published.check()
+        return published
+
+    def _prompt_images(self) -> list[np.ndarray]:
+        """The calibration image and the object reference sheet of the first message (spec §8.1)."""
+        from theory_of_space.env.sheets import calibration_image, reference_sheet
+
+        assert self.scene is not None
+        calibration, sheet = None, None
+        self._published = self._open_published() if self.image_source == "dataset" else None
+        if self._published is not None:
+            calibration, sheet = self._published.calibration(), self._published.reference_sheet()
+        if calibration is None:
+            calibration = calibration_image(self.image_size)
+        if sheet is None:
+            sheet = reference_sheet(self.scene)
+        return [calibration, sheet]
+
+    def _attach_view(self, outcome: TurnOutcome) -> np.ndarray | None:
+        """Replace an Observe's text with the image placeholder and return the picture it stands for."""
+        observed = [result for result in outcome.results if result.action == "Observe()" and result.ok]
+        if not observed:
+            return None
+        session, scene = self.session, self.scene
+        assert session is not None and scene is not None
+        result = observed[-1]
+        outcome.message = outcome.message.replace(result.message, IMAGE_OBSERVATION, 1)
+        result.message = IMAGE_OBSERVATION
+        if self._published is not None:
+            anchor = None if session.anchor == INITIAL_POS else session.anchor
+            return self._published.view(anchor, session.facing)
+        from theory_of_space.env.image import render_view
+
+        pose = Pose(session.cell, session.facing)
+        return render_view(scene, pose, rooms=session.rooms, size=self.image_size).image
 
     def _reward(self, outcome: TurnOutcome, final: bool) -> float:
         assert self.session is not None

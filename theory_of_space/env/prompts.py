@@ -102,11 +102,33 @@ def initial_message(scene: Scene, options: PromptOptions, *, history: str | None
     parts.append(_layout_text(scene))
     if options.active:
         parts.append(f"You may take at most {options.max_exp_steps} exploration steps.")
+    if options.vision:
+        parts.append(vision_references_text())
     if history is not None:
         parts.append("## Exploration History\n" + history)
     if options.active:
         parts.append(format_footer(options))
     return "\n\n".join(parts)
+
+
+CALIBRATION_TEXT = (
+    "Calibration image: <image>\nIt is a view from your camera into an empty room with four discs on the "
+    "floor: blue 1 m straight ahead, red 2 m straight ahead, yellow 2 m away at 45° to the front-left (on "
+    "the left edge of the view) and green 3 m away at 22.5° to the front-right. One grid cell is 1 m; the "
+    "lines on the floor are the cell borders. Use it to judge distances and angles in your views."
+)
+REFERENCE_SHEET_TEXT = (
+    "Object reference sheet: <image>\nEach tile shows one object of this scene with its number in red and "
+    "its name. An object that has a front appears twice: on the left facing you, on the right facing to "
+    "the left. Its front is marked by eyes and a white pointer: in your views the pointer points down when "
+    "the object faces you, up when it faces away from you, and left or right when it faces to your left "
+    "or right. Objects without a front have neither."
+)
+
+
+def vision_references_text() -> str:
+    """The vision world's two reference pictures with what they show (spec §7.2 item 10, §8.4–8.5)."""
+    return "## Reference images\n" + CALIBRATION_TEXT + "\n\n" + REFERENCE_SHEET_TEXT
 
 
 def _rules_of_sight(n_rooms: int) -> str:

@@ -57,17 +57,6 @@ CALIBRATION_MARKERS: tuple[CalibrationMarker, ...] = (
 )
 MARKER_RADIUS = 0.2
 """Radius of a calibration disc, in metres."""
-CALIBRATION_DESCRIPTION = (
-    "It is a view from your camera into an empty room, showing four discs on the floor: blue 1 m straight "
-    "ahead, red 2 m straight ahead, yellow 2 m away at 45° to the front-left (at the left edge of the "
-    "view), and green 3 m away at 22.5° to the front-right. Use it to judge distances and angles."
-)
-REFERENCE_SHEET_DESCRIPTION = (
-    "It shows every object of the scene in a numbered tile. An object that has a front appears twice: on "
-    "the left facing you, on the right facing to the left. The front is marked by a white pointer and by "
-    "eyes: in your views the pointer points down when the object faces you, up when it faces away from "
-    "you, and left or right when it faces to your left or right."
-)
 
 _CALIBRATION_ROOM = (9, 8)
 """Floor cells (width, depth) of the empty calibration room; the camera stands in its back row."""
@@ -105,7 +94,7 @@ def _calibration(size: int) -> np.ndarray:
 def calibration_image(size: int = DEFAULT_IMAGE_SIZE) -> np.ndarray:
     """The calibration view (spec §8.5) at ``size`` × ``size`` pixels, uint8 RGB.
 
-    The markers are :data:`CALIBRATION_MARKERS`; :data:`CALIBRATION_DESCRIPTION` says the same in
+    The markers are :data:`CALIBRATION_MARKERS`; ``prompts.CALIBRATION_TEXT`` says the same in
     words for the prompt.
     """
     return _calibration(size).copy()
