@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -121,27 +121,28 @@ def _sweep(planner: _Planner, room: int, *, stop_when_all_observed: bool = False
             raise _AllObserved
 
 
-def _enter(planner: _Planner, child: int, door: Door) -> None:
-    planner.go_to(door)
-    planner.turn_to(Facing.from_vector(door.vector_into(child)))
-
-
-def scout_plan(scene: Scene, *, query_enabled: bool = True) -> list[tuple[Action, ...]]:
-    """SCOUT's turns: room-by-room sweeps in depth-first order until everything is observed, then Term."""
-    planner = _Planner(scene, query_enabled=query_enabled)
-    tree = _room_tree(scene)
+def _depth_first(planner: _Planner, visit: Callable[[int, Door | None], None]) -> None:
+    """Walk the rooms depth-first from room 1: ``visit`` each room on entry, then its children, then go back."""
+    tree = _room_tree(planner.scene)
 
     def explore(room: int, entry: Door | None) -> None:
-        _sweep(planner, room, stop_when_all_observed=True)
+        visit(room, entry)
         for child, door in tree[room]:
-            _enter(planner, child, door)
+            planner.go_to(door)
+            planner.turn_to(Facing.from_vector(door.vector_into(child)))
             explore(child, door)
             planner.go_to(door)
         if entry is not None:
             planner.go_to(entry)
 
+    explore(1, None)
+
+
+def scout_plan(scene: Scene, *, query_enabled: bool = True) -> list[tuple[Action, ...]]:
+    """SCOUT's turns: room-by-room sweeps in depth-first order until everything is observed, then Term."""
+    planner = _Planner(scene, query_enabled=query_enabled)
     with contextlib.suppress(_AllObserved):
-        explore(1, None)
+        _depth_first(planner, lambda room, entry: _sweep(planner, room, stop_when_all_observed=True))
     return planner.finish()
 
 
@@ -149,21 +150,14 @@ def strategist_plan(scene: Scene, *, query_enabled: bool = True) -> list[tuple[A
     """STRATEGIST's turns: SCOUT's sweeps, then in each room observations chosen to pin every item down."""
     planner = _Planner(scene, query_enabled=query_enabled)
     rng = np.random.default_rng(_scene_seed(scene))
-    tree = _room_tree(scene)
     edges = target_edges(scene)
     budget = [STRATEGIST_MAX_OBSERVES]
 
-    def explore(room: int, entry: Door | None) -> None:
+    def visit(room: int, entry: Door | None) -> None:
         _sweep(planner, room)
         _refine_room(planner, room, entry, edges, rng, budget)
-        for child, door in tree[room]:
-            _enter(planner, child, door)
-            explore(child, door)
-            planner.go_to(door)
-        if entry is not None:
-            planner.go_to(entry)
 
-    explore(1, None)
+    _depth_first(planner, visit)
     if query_enabled:
         _query_loop(planner)
     return planner.finish()

@@ -27,7 +27,7 @@ from theory_of_space.env.actions import (
 from theory_of_space.env.coverage import CoverageTracker
 from theory_of_space.env.knowledge import INITIAL_POS, InfoGainNormaliser, KnowledgeSolver
 from theory_of_space.world.geometry import Cell, Facing
-from theory_of_space.world.scene import Scene
+from theory_of_space.world.scene import Item, Scene
 from theory_of_space.world.view import ViewDescription, describe_view
 from theory_of_space.world.visibility import is_visible
 
@@ -188,13 +188,8 @@ class ExplorationSession:
             self.action_counts["rotate"] += 1
             return ActionResult(str(action), True, text.rotate_message(action.degrees))
         assert isinstance(action, JumpTo)
-        item = self.scene.item(action.target)
-        reason = None
-        if item is None:
-            reason = "object not found"
-        elif not self.coverage.has_observed(item.name):
-            reason = "object not observed yet"
-        elif not is_visible(self.scene, self.cell, self.facing, item, self.rooms):
+        item, reason = self._observed_item(action.target)
+        if reason is None and item is not None and not is_visible(self.scene, self.cell, self.facing, item, self.rooms):
             reason = "object not visible"
         if reason is not None or item is None:
             return ActionResult(str(action), False, text.failure_message(str(action), reason or ""), reason)
@@ -219,13 +214,17 @@ class ExplorationSession:
         self.action_counts["observe"] += 1
         return ActionResult("Observe()", True, observation)
 
-    def _query(self, action: Query, outcome: TurnOutcome) -> ActionResult:
-        item = self.scene.item(action.target)
-        reason = None
+    def _observed_item(self, name: str) -> tuple[Item | None, str | None]:
+        """The named item and None, or why it cannot be acted on: unknown, or not observed yet."""
+        item = self.scene.item(name)
         if item is None:
-            reason = "object not found"
-        elif not self.coverage.has_observed(item.name):
-            reason = "object not observed yet"
+            return None, "object not found"
+        if not self.coverage.has_observed(item.name):
+            return item, "object not observed yet"
+        return item, None
+
+    def _query(self, action: Query, outcome: TurnOutcome) -> ActionResult:
+        item, reason = self._observed_item(action.target)
         if reason is not None or item is None:
             return ActionResult(str(action), False, text.failure_message(str(action), reason or ""), reason)
         position = self.scene.allocentric(item.cell)
