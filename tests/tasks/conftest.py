@@ -8,8 +8,8 @@ from theory_of_space.tasks import QuestionSet, generate_questions
 from theory_of_space.world.generate import generate_scene
 from theory_of_space.world.scene import Scene
 
-ORACLE_SCENES = 30
-"""Generated scenes of the in-suite oracle check (benchmarks/task_answerers.py runs 100)."""
+ORACLE_SCENES = 100
+"""Generated scenes of the oracle check: every question of every one must score 1.0."""
 
 
 @pytest.fixture(scope="session")

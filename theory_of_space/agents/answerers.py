@@ -12,14 +12,17 @@ them exactly like models.
   the exploration history in passive mode) through an :class:`ExplorationSession` and reads its
   knowledge solver. An item counts as known when its candidate set is a single cell (it was then
   observed, so its facing is known too); the task solvers run on the scene restricted to the known
-  items, which makes every label answer right by construction, and a question that needs an
-  unknown item gets ``unknown`` (score 0). Coordinates are always given: the known cell, or the
+  items, which makes every label answer right by construction. For the two-item relations (dir,
+  persp, loc2view) with an item not pinned down, each part (direction, distance) is given when every
+  pair of candidate cells agrees on it. Everything else that needs an unknown item is answered
+  ``unknown`` (score 0 for that part). Coordinates are always given: the known cell, or the
   candidate nearest the centre of the item's candidate set. Asked to explore, it explores as
   STRATEGIST.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +39,14 @@ from theory_of_space.tasks.allocentric import format_coordinates
 from theory_of_space.tasks.base import view_from_dict
 from theory_of_space.tasks.localisation import origin_cell
 from theory_of_space.tasks.navigation import replay_plan
-from theory_of_space.world.geometry import Cell, Facing
+from theory_of_space.world.geometry import (
+    Cell,
+    Facing,
+    cardinal_label,
+    distance_label,
+    ego_direction_label,
+    offset_bearing,
+)
 from theory_of_space.world.scene import Scene
 from theory_of_space.world.view import describe_item
 
@@ -45,6 +55,8 @@ UNKNOWN = "unknown"
 _HISTORY_LINE = re.compile(r"^\s*\d+\.\s*(Actions:\s*\[[^\]]*\])", re.MULTILINE)
 _HISTORY_HEADING = "## Exploration History"
 _REPLAY_BUDGET = 10**6
+MAX_RELATION_PAIRS = 50_000
+"""Beyond this many candidate pairs a relation counts as unknown (an unobserved item has the whole box)."""
 
 
 def _reply(name: str, think: str, answer: str) -> AgentReply:
@@ -91,6 +103,8 @@ class Beliefs:
     solver: KnowledgeSolver
     uncertain_rooms: frozenset[int]
     """Rooms that may hold an item whose position is not known (all rooms for an unobserved item)."""
+    observed: frozenset[str]
+    """Items seen at least once: their facing (or lack of one) is known."""
 
 
 def replay_exploration(scene: Scene, turns: Sequence[ParsedTurn | str], *, query_enabled: bool = True) -> Beliefs:
@@ -120,7 +134,8 @@ def replay_exploration(scene: Scene, turns: Sequence[ParsedTurn | str], *, query
         start=scene.start,
         source=scene.source,
     )
-    return Beliefs(known, solver, frozenset(uncertain))
+    observed = frozenset(item.name for item in scene.items if session.coverage.has_observed(item.name))
+    return Beliefs(known, solver, frozenset(uncertain), observed)
 
 
 def conversation_turns(messages: Sequence[Message], *, query_enabled: bool = True) -> list[ParsedTurn | str]:
@@ -146,6 +161,31 @@ def _centre(candidates: list[Cell]) -> Cell:
     mean = points.mean(axis=0)
     best = int(np.argmin(((points - mean) ** 2).sum(axis=1)))
     return candidates[best]
+
+
+def unanimous_relation(
+    viewers: Sequence[Cell], targets: Sequence[Cell], facing: Facing, kind: str
+) -> tuple[str | None, str | None]:
+    """The direction and distance labels shared by every (viewer, target) pair of candidate cells.
+
+    Args:
+        viewers: candidate cells of the viewer (the anchor).
+        targets: candidate cells of the target.
+        facing: the viewer's facing (north for map directions).
+        kind: ``"ego"`` (egocentric bins) or ``"cardinal"`` (8-way map bins).
+
+    Returns:
+        (direction, distance), each ``None`` when the pairs disagree or there are too many to check.
+    """
+    if not viewers or not targets or len(viewers) * len(targets) > MAX_RELATION_PAIRS:
+        return None, None
+    offsets = np.unique((np.array(targets)[None, :, :] - np.array(viewers)[:, None, :]).reshape(-1, 2), axis=0)
+    directions, distances = set(), set()
+    for dx, dy in offsets.tolist():
+        theta = offset_bearing((dx, dy), facing)
+        directions.add(ego_direction_label(theta) if kind == "ego" else cardinal_label(theta))
+        distances.add(distance_label(math.hypot(dx, dy)))
+    return (directions.pop() if len(directions) == 1 else None), (distances.pop() if len(distances) == 1 else None)
 
 
 class BeliefAnswerer:
@@ -196,7 +236,28 @@ class BeliefAnswerer:
             if trace is None or any(set(rooms) & beliefs.uncertain_rooms for rooms in trace.rooms_used):
                 return UNKNOWN
         answer = TASKS[question.task].solve(known, question)
+        if answer is None and question.task in ("dir", "persp", "loc2view"):
+            return self._relation(question, beliefs)
         return UNKNOWN if answer is None else answer
+
+    def _relation(self, question: Question, beliefs: Beliefs) -> str:
+        """Direction and distance parts that every pair of candidate cells agrees on; ``unknown`` for the rest."""
+        data, solver = question.data, beliefs.solver
+        targets = solver.candidates(data["target"])
+        if question.task == "dir":
+            viewers, facing, kind = solver.candidates(data["anchor"]), Facing.NORTH, "cardinal"
+        elif question.task == "persp":
+            anchor = self.scene.item(data["anchor"])
+            if anchor is None or anchor.facing is None or anchor.name not in beliefs.observed:
+                return f"{UNKNOWN}, {UNKNOWN}"
+            viewers, facing, kind = solver.candidates(anchor.name), anchor.facing, "ego"
+        else:
+            origin = data["origin"]
+            origins = [(0, 0)] if origin is None else solver.candidates(origin)
+            dx, dy = data["position"]
+            viewers, facing, kind = [(x + dx, y + dy) for x, y in origins], Facing.from_label(data["facing"]), "ego"
+        direction, dist = unanimous_relation(viewers, targets, facing, kind)
+        return f"{direction or UNKNOWN}, {dist or UNKNOWN}"
 
     def _position(self, name: str, beliefs: Beliefs) -> Cell:
         """The allocentric cell of an item: its one candidate, else the candidate nearest the centre."""
