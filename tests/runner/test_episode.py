@@ -25,3 +25,13 @@ def test_passive_history_lines(example_scene):
     assert lines[0] == "1. Actions: [Observe()]. You observe: "
     assert lines[1].startswith("2. Actions: [Rotate(90), Observe()]. You rotated clockwise 90°. You observe:")
     assert lines[-1] == "10. Actions: [Term()]. Exploration terminated."
+
+
+def test_vision_episodes_carry_their_pictures_in_the_messages(example_scene):
+    env = gym.make("TheoryOfSpace/Explore-Vision-v0", image_size=64)
+    result = run_episode(env, scout_agent(example_scene), options={"scene": example_scene})
+    first = result.messages[1]
+    assert first.content.count("<image>") == len(first.images) == 2  # calibration image and reference sheet
+    views = [m for m in result.messages[2:] if m.role == "user" and m.images]
+    assert len(views) == result.metrics["action_counts"]["observe"]
+    assert all(m.images[0].shape == (64, 64, 3) and m.content.count("<image>") == 1 for m in views)

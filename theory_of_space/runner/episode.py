@@ -89,7 +89,7 @@ def run_episode(
         1.0
     """
     obs, info = env.reset(seed=seed, options=options)
-    messages = [Message("system", info["system_prompt"]), _user_message(obs)]
+    messages = [Message("system", info["system_prompt"]), _user_message(obs, info)]
     turns: list[TurnRecord] = []
     terminated = truncated = False
     while not (terminated or truncated):
@@ -122,10 +122,9 @@ def run_episode(
     )
 
 
-def _user_message(obs: dict[str, Any], info: dict[str, Any] | None = None) -> Message:
-    image = obs.get("image")
-    attached = image is not None and (info is None or info.get("image_attached", True))
-    return Message("user", obs["text"], images=(image,) if attached and "<image>" in obs["text"] else ())
+def _user_message(obs: dict[str, Any], info: dict[str, Any]) -> Message:
+    """The env's message; in the vision world its pictures are ``info["images"]``, one per ``<image>``."""
+    return Message("user", obs["text"], images=tuple(info.get("images", ())))
 
 
 def exploration_history(result: EpisodeResult) -> str:
