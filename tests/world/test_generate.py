@@ -128,3 +128,24 @@ def test_strict_facings_follow_the_cell_rule():
 def test_impossible_settings_name_the_field(kwargs, field):
     with pytest.raises(ValueError, match=f"`{field}`"):
         generate_scene(0, **kwargs)
+
+
+def test_an_acceptance_test_redraws_from_the_same_generator():
+    plain = generate_scene(4)
+    calls = []
+
+    def reject_first(scene):
+        calls.append(scene.scene_id)
+        return len(calls) > 1
+
+    accepted = generate_scene(4, accept=reject_first)
+    assert calls[0] == plain.scene_id and accepted.scene_id == calls[1] != plain.scene_id
+    assert generate_scene(4, accept=lambda s: True) == plain
+
+
+def test_pre_validation_by_the_task_generators():
+    from theory_of_space.tasks import can_generate_all
+
+    # seed 525 is the one 3-room seed below 1000 whose first scene cannot produce every task
+    assert not can_generate_all(generate_scene(525))
+    assert can_generate_all(generate_scene(525, accept=can_generate_all))

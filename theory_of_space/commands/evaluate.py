@@ -19,7 +19,7 @@ from theory_of_space.runner.evaluate import (
     save_evaluation,
     summary,
 )
-from theory_of_space.tasks import TASK_IDS
+from theory_of_space.tasks import TASK_IDS, can_generate_all
 from theory_of_space.world.generate import generate_scene
 from theory_of_space.world.scene import Scene
 from theory_of_space.world.tos_format import load_tos_scene
@@ -53,7 +53,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 def _scenes(args: argparse.Namespace) -> list[Scene]:
     seeds = range(args.first_seed, args.first_seed + args.scenes)
     if args.data_dir is None:
-        return [generate_scene(seed, n_rooms=args.rooms) for seed in seeds]
+        return [generate_scene(seed, n_rooms=args.rooms, accept=can_generate_all) for seed in seeds]
     root = Path(args.data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"--data-dir: no folder {root}")

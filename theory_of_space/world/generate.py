@@ -8,6 +8,7 @@ same generator, so a seed always gives the same scene.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -93,6 +94,7 @@ def generate_scene(
     n_objects: int = 4,
     topology: str | None = None,
     object_sampler: str = "strict",
+    accept: Callable[[Scene], bool] | None = None,
 ) -> Scene:
     """Generate a scene from a seed; the same arguments always give the same scene.
 
@@ -103,6 +105,9 @@ def generate_scene(
         n_objects: objects per room.
         topology: chain, T, star or ring; ``None`` picks the published default for ``n_rooms``.
         object_sampler: ``"strict"`` (dataset-style constraints) or ``"simple"``.
+        accept: an extra acceptance test; a rejected scene is redrawn from the same generator. The
+            evaluation passes :func:`theory_of_space.tasks.can_generate_all` here (the strict sampler's
+            pre-validation of spec §2.5), which the world layer cannot import itself.
 
     Raises:
         ValueError: an impossible setting, naming the field.
@@ -136,13 +141,15 @@ def generate_scene(
         start = _agent_start(rng, mask, objects)
         if start is None:
             continue
-        return Scene(
+        scene = Scene(
             mask=tuple(map(tuple, mask.tolist())),
             objects=objects,
             doors=doors,
             start=Pose(start, Facing.NORTH),
             source={"kind": "procedural", **settings},
         )
+        if accept is None or accept(scene):
+            return scene
     raise RuntimeError(f"no valid scene after {MAX_LAYOUT_ATTEMPTS} attempts for settings {settings}")
 
 
