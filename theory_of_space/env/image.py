@@ -50,8 +50,8 @@ from theory_of_space.env.glyphs import (
     paint_glyph,
     paint_label,
 )
-from theory_of_space.world.geometry import Facing, sub, to_local
-from theory_of_space.world.scene import DOOR_CODES, Door, Item, Pose, Scene, SceneObject
+from theory_of_space.world.geometry import Cell, Facing, sub, to_local
+from theory_of_space.world.scene import DOOR_CODES, DOOR_CONST_X, WALL, Door, Item, Pose, Scene, SceneObject
 from theory_of_space.world.visibility import visible_items
 
 LabelMode = Literal["name", "number", "none"]
@@ -297,6 +297,8 @@ class _Materials:
     doors: tuple[Door, ...]
     door_colours: np.ndarray
     """uint8 (n_doors, 3)."""
+    partitions: dict[Cell, np.ndarray]
+    """Per door cell, the flat indices of the wall cells in line with the door that separate its rooms."""
 
 
 _MATERIAL_CACHE: OrderedDict[str, _Materials] = OrderedDict()
@@ -323,6 +325,11 @@ def _scene_materials(scene: Scene) -> _Materials:
         if k is not None:
             inner[x, y] = _MATERIAL_DOOR0 + k
     colours = np.array([door_rgb(door.colour) for door in scene.doors] or np.zeros((0, 3)), dtype=np.uint8)
+    stride = grid.shape[1]
+    partitions = {
+        door.cell: np.array([(x + pad) * stride + y + pad for x, y in _partition(scene, door)], dtype=np.int64)
+        for door in scene.doors
+    }
     materials = _Materials(
         flat=grid.ravel(),
         pad=pad,
@@ -330,11 +337,37 @@ def _scene_materials(scene: Scene) -> _Materials:
         bands=bands,
         doors=scene.doors,
         door_colours=colours.reshape(-1, 3),
+        partitions=partitions,
     )
     _MATERIAL_CACHE[key] = materials
     while len(_MATERIAL_CACHE) > _MATERIAL_CACHE_SIZE:
         _MATERIAL_CACHE.popitem(last=False)
     return materials
+
+
+def _partition(scene: Scene, door: Door) -> list[Cell]:
+    """The wall cells on both sides of a door, in its wall line, that have its two rooms on either side.
+
+    Our walls are a whole cell thick, but the spec's are thin (0.15 m). A camera standing in a doorway
+    and looking along the wall would otherwise face the jamb at arm's length; seen as a thin wall
+    edge-on, the partition vanishes and both rooms show, as they do in the text world.
+    """
+    # a door in a wall of constant x (code 100) sits in a wall running north-south
+    constant_x = scene.mask[door.cell[0]][door.cell[1]] == DOOR_CONST_X
+    along, across = ((0, 1), (1, 0)) if constant_x else ((1, 0), (0, 1))
+    rooms = {(door.rooms[0],), (door.rooms[1],)}
+    cells = []
+    for sign in (1, -1):
+        x, y = door.cell
+        while True:
+            x, y = x + sign * along[0], y + sign * along[1]
+            if not (0 <= x < scene.shape[0] and 0 <= y < scene.shape[1]) or scene.mask[x][y] != WALL:
+                break
+            sides = {scene.rooms_at((x - across[0], y - across[1])), scene.rooms_at((x + across[0], y + across[1]))}
+            if sides != rooms:
+                break
+            cells.append((x, y))
+    return cells
 
 
 # ---- walls and doors --------------------------------------------------------------------------
@@ -349,7 +382,12 @@ def _draw_geometry(camera: _Camera, materials: _Materials, pose: Pose, visible: 
     base = (pose.cell[0] + materials.pad) * stride + (pose.cell[1] + materials.pad)
     ray_i, ray_j = camera.ray_i[:, :n], camera.ray_j[:, :n]
     flat = base + ray_i * (rx * stride + ry) + ray_j * (fx * stride + fy)  # (W, n)
-    material = materials.flat.take(flat)
+    grid = materials.flat
+    doorway = materials.partitions.get(pose.cell)
+    if doorway is not None and doorway.size:
+        grid = grid.copy()
+        grid[doorway] = _MATERIAL_OPEN
+    material = grid.take(flat)
     # closed doors that are not visible are painted as wall (see the module docstring)
     shown = {door.name for door in visible if isinstance(door, Door)}
     door_shown = np.array([door.name in shown for door in materials.doors], dtype=bool)
