@@ -118,31 +118,47 @@ def median_time(fn: Callable[[], object], device: torch.device, repeats: int) ->
     fn()  # warm-up
     times = []
     for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
+        times.append(_timed(fn, device))
     return statistics.median(times)
 
 
-@torch.no_grad()
-def time_generation(
-    model: torch.nn.Module, steerer: Steerer | None, layer: int, batch: int, new_tokens: int, repeats: int
-) -> float:
+def _timed(fn: Callable[[], object], device: torch.device) -> float:
+    _sync(device)
+    t0 = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def generation_call(
+    model: torch.nn.Module, steerer: Steerer | None, layer: int, batch: int, new_tokens: int
+) -> Callable[[], object]:
+    """A closure running one greedy generation of exactly ``new_tokens`` tokens."""
     device = model.get_input_embeddings().weight.device
     g = torch.Generator().manual_seed(batch)
     ids = torch.randint(3, model.config.vocab_size, (batch, 32), generator=g).to(device)
+    kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
 
+    @torch.no_grad()
     def run() -> object:
-        kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
         if steerer is None:
             return model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
         with attach(model, steerer, layer) as handle:
             handle.begin(ids.shape[1])
             return model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
 
-    return median_time(run, device, repeats)
+    return run
+
+
+def time_conditions(calls: dict[str, Callable[[], object]], device: torch.device, repeats: int) -> dict[str, float]:
+    """Median seconds per condition; runs are interleaved so that drifting machine load hits all alike."""
+    for fn in calls.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            times[name].append(_timed(fn, device))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def micro_benchmark(device: torch.device, repeats: int) -> None:
@@ -180,13 +196,15 @@ def main() -> None:
     layer = n_layers // 2 - 1
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; model: random Llama, d={d}, {n_layers} layers, {next(model.parameters()).dtype}")
-    print(f"steered layer {layer}; {args.new_tokens} new tokens per call; median of {args.repeats} after a warm-up")
+    print(f"steered layer {layer}; {args.new_tokens} new tokens per call")
+    print(f"median of {args.repeats} interleaved runs after a warm-up")
     steerers = fit_steerers(d, device, args.quick)
 
     results: list[Timing] = []
     for batch in (int(b) for b in args.batch_sizes.split(",")):
-        for label, steerer in [("unsteered", None), *steerers.items()]:
-            seconds = time_generation(model, steerer, layer, batch, args.new_tokens, args.repeats)
+        conditions = [("unsteered", None), *steerers.items()]
+        calls = {label: generation_call(model, s, layer, batch, args.new_tokens) for label, s in conditions}
+        for label, seconds in time_conditions(calls, device, args.repeats).items():
             results.append(Timing(label, batch, seconds, args.new_tokens))
             t = results[-1]
             print(f"  batch {batch:2d}  {label:30s} {t.tokens_per_s:9.1f} tok/s  {t.per_token_ms:8.3f} ms/token")

@@ -27,6 +27,7 @@ def test_batched_collection_equals_per_item(model, tokenizer):
     batched = collect_activations(model, tokenizer, items, LAYER, batch_size=4)
     solo = torch.cat([collect_activations(model, tokenizer, [item], LAYER) for item in items])
     assert batched.shape == (8, 64) and batched.dtype == torch.float32
+    assert not batched.is_inference()  # usable with autograd by callers
     assert_close_to_scale(batched, solo)
 
 

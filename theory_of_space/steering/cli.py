@@ -165,7 +165,7 @@ def _fit(args: argparse.Namespace) -> int:
     steerer.fit(pos, neg)
     steerer.provenance = {
         "model": str(Path(args.model).resolve()),
-        "model_fingerprint": model_fingerprint(model, [args.layer]),
+        "model_fingerprint": model_fingerprint(model, [args.layer], args.layers_path),
         "layer": args.layer,
         "layers_path": args.layers_path,
         "method": args.method,

@@ -28,7 +28,7 @@ def _sha(data: str | bytes) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
-def model_fingerprint(model: nn.Module, layers: Sequence[int] = ()) -> str:
+def model_fingerprint(model: nn.Module, layers: Sequence[int] = (), layers_path: str | None = None) -> str:
     """SHA-256 of the config and of fixed small slices of the input embedding and of each block's first weight.
 
     Two random models with the same config therefore get different fingerprints.
@@ -42,7 +42,7 @@ def model_fingerprint(model: nn.Module, layers: Sequence[int] = ()) -> str:
     h = hashlib.sha256(model.config.to_json_string(use_diff=False).encode())
     slices = [model.get_input_embeddings().weight]
     if layers:
-        _, blocks = resolve_layers(model)
+        _, blocks = resolve_layers(model, layers_path)
         slices += [next(blocks[i].parameters()) for i in layers]
     for w in slices:
         h.update(w.detach().reshape(-1)[:_FINGERPRINT_VALUES].float().cpu().numpy().tobytes())
@@ -151,7 +151,6 @@ def _save_cached(path: Path, fields: dict[str, Any], acts: dict[int, torch.Tenso
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
-@torch.inference_mode()
 def collect_activations(
     model: nn.Module,
     tokenizer: Any,
@@ -240,7 +239,7 @@ def collect_activations(
         chat = uses_chat_template(tokenizer, template)
         fields = {
             "cache_version": CACHE_VERSION,
-            "model": model_fingerprint(model, layer_list),
+            "model": model_fingerprint(model, layer_list, layers_path),
             "layers": layer_list,
             "read": read,
             "template": "chat" if chat else "plain",
@@ -257,7 +256,10 @@ def collect_activations(
         if cached is not None:
             return cached[layer_list[0]] if single else cached
 
-    acts = _run(model, blocks, layer_list, todo, pad_token_id(tokenizer), d, batch_size)
+    with torch.inference_mode():
+        inference_acts = _run(model, blocks, layer_list, todo, pad_token_id(tokenizer), d, batch_size)
+    # Cloned outside inference mode, so callers get ordinary tensors that autograd may use.
+    acts = {i: t.clone() for i, t in inference_acts.items()}
     if path is not None and fields is not None:
         _save_cached(path, fields, acts)
     return acts[layer_list[0]] if single else acts

@@ -8,7 +8,7 @@ dtypes freely. Each offers ``features`` (the map) and ``vjp`` (the exact vector-
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -28,6 +28,11 @@ class CountSketch:
     bucket: torch.Tensor
     sign: torch.Tensor
     n: int
+    flat_index: torch.Tensor = field(init=False, repr=False)  # [p*m], bucket j offset by j*n
+
+    def __post_init__(self) -> None:
+        offsets = torch.arange(self.bucket.shape[0], device=self.bucket.device).unsqueeze(1) * self.n  # [p, 1]
+        object.__setattr__(self, "flat_index", (self.bucket + offsets).reshape(-1))
 
     @classmethod
     def draw(cls, degree: int, m: int, n: int, generator: torch.Generator) -> CountSketch:
@@ -40,17 +45,11 @@ class CountSketch:
         """Copy to ``device`` with signs in ``dtype``."""
         return CountSketch(self.bucket.to(device), self.sign.to(device=device, dtype=dtype), self.n)
 
-    @property
-    def _flat_index(self) -> torch.Tensor:
-        p = self.bucket.shape[0]
-        offsets = torch.arange(p, device=self.bucket.device).unsqueeze(1) * self.n  # [p, 1]
-        return (self.bucket + offsets).reshape(-1)  # [p*m]
-
     def sketch_ffts(self, z: torch.Tensor) -> torch.Tensor:
         """Real FFTs of the ``p`` count sketches of ``z`` ``[M, m]``, shape ``[M, p, n//2+1]``."""
         p, m = self.bucket.shape
         vals = (z.unsqueeze(1) * self.sign).reshape(z.shape[0], p * m)  # [M, p*m]
-        counts = z.new_zeros(z.shape[0], p * self.n).index_add(1, self._flat_index, vals)  # [M, p*n]
+        counts = z.new_zeros(z.shape[0], p * self.n).index_add(1, self.flat_index, vals)  # [M, p*n]
         return torch.fft.rfft(counts.view(z.shape[0], p, self.n), n=self.n, dim=-1)
 
     def features(self, z: torch.Tensor) -> torch.Tensor:
@@ -71,19 +70,24 @@ class CountSketch:
         """
         f = self.sketch_ffts(z)  # [M, p, n//2+1]
         p = f.shape[1]
-        ones = torch.ones_like(f[:, 0])
-        prefix = [ones]
-        for j in range(p - 1):
-            prefix.append(prefix[-1] * f[:, j])
-        others = []
-        suffix = ones
-        for j in range(p - 1, -1, -1):
-            others.append(prefix[j] * suffix)
-            suffix = suffix * f[:, j]
-        q = torch.stack(others[::-1], dim=1)  # [M, p, n//2+1], product over k != j
+        q = f.flip(1) if p == 2 else _products_of_others(f)  # [M, p, n//2+1], product over k != j
         g = torch.fft.irfft(q.conj() * w_fft, n=self.n, dim=-1)  # [M, p, n]
-        pulled = g.reshape(z.shape[0], p * self.n)[:, self._flat_index]  # [M, p*m]
+        pulled = g.reshape(z.shape[0], p * self.n)[:, self.flat_index]  # [M, p*m]
         return (pulled.view(z.shape[0], p, -1) * self.sign).sum(dim=1)
+
+
+def _products_of_others(f: torch.Tensor) -> torch.Tensor:
+    """For ``f`` ``[M, p, k]``, the product over ``j' != j`` for each ``j``, by prefix and suffix products."""
+    ones = torch.ones_like(f[:, 0])
+    prefix = [ones]
+    for j in range(f.shape[1] - 1):
+        prefix.append(prefix[-1] * f[:, j])
+    others = []
+    suffix = ones
+    for j in range(f.shape[1] - 1, -1, -1):
+        others.append(prefix[j] * suffix)
+        suffix = suffix * f[:, j]
+    return torch.stack(others[::-1], dim=1)
 
 
 @dataclass(frozen=True)
