@@ -152,20 +152,6 @@ def render_view(
     return EgoView(image=image, pose=pose, drawn=drawn)
 
 
-def project(pose: Pose, point: tuple[float, float], *, size: int = DEFAULT_IMAGE_SIZE) -> tuple[float, float] | None:
-    """The pixel column of a floor point and its forward depth, or None when it is not ahead.
-
-    The column follows the bearing rule of spec §8.2, x = W/2 · (1 + tan θ), for a 90° field of view.
-    """
-    dx, dy = point[0] - pose.cell[0], point[1] - pose.cell[1]
-    fx, fy = pose.facing.vector
-    forward = dx * fx + dy * fy
-    right = dx * fy - dy * fx
-    if forward <= 0:
-        return None
-    return (size / 2 * (1 + right / forward), forward)
-
-
 # ---- per image size ---------------------------------------------------------------------------
 
 
@@ -544,7 +530,9 @@ def _anchor_point(item: Item, rooms: tuple[int, ...]) -> tuple[float, float]:
     return (item.cell[0] + 0.5 * vx, item.cell[1] + 0.5 * vy)
 
 
-def _door_marker(image: np.ndarray, column: float, row: float, colour: tuple[int, int, int], side: int) -> tuple:
+def _door_marker(
+    image: np.ndarray, column: float, row: float, colour: tuple[int, int, int], side: int
+) -> tuple[int, int, int, int]:
     """A small square in the door's colour, the door tag used when labels are off."""
     size = image.shape[0]
     x0 = min(max(round(column - side / 2), 0), size - side)
