@@ -156,7 +156,7 @@ def test_evaluate_and_rescore_commands(tmp_path, capsys, reference_dir):
     argv = ["evaluate", "--agent", "belief", "--scenes", "2", "--data-dir", str(reference_dir), "--setting", "passive"]
     assert _cli([*argv, "--no-query", "--questions", "1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "2 scenes, passive setting, 18 questions" in printed
+    assert "2 scenes, text world, passive setting, 18 questions" in printed
     assert "| belief (strategist log) | " in printed and "Avg step" not in printed
     assert _cli(["rescore", str(out)]) == 0
     assert "2 stored scenes re-scored; 0 scores changed" in capsys.readouterr().out
@@ -165,7 +165,7 @@ def test_evaluate_and_rescore_commands(tmp_path, capsys, reference_dir):
 def test_evaluate_command_with_generated_scenes_and_a_task_subset(capsys):
     assert _cli(["evaluate", "--agent", "oracle", "--scenes", "1", "--tasks", "dir,ment_rot"]) == 0
     printed = capsys.readouterr().out
-    assert "1 scenes, active setting, 6 questions" in printed and "| oracle | 1.0 | 100.0 | - |" in printed
+    assert "1 scenes, text world, active setting, 6 questions" in printed and "| oracle | 1.0 | 100.0 | - |" in printed
 
 
 def test_rescore_of_an_empty_folder_is_an_error(tmp_path):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE
 from theory_of_space.runner.evaluate import (
     PROXIES,
+    PUBLISHED_PROXIES,
     SETTINGS,
+    WORLDS,
     EvaluationSettings,
     SceneEvaluation,
     agent_factory,
@@ -34,7 +37,18 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--rooms", type=int, default=3, help="rooms of the generated scenes (default 3)")
     run.add_argument("--data-dir", help="a folder of published runNN scene folders instead of generated scenes")
     run.add_argument("--setting", choices=SETTINGS, default="active", help="active (default) or passive")
-    run.add_argument("--proxy", choices=PROXIES, default="strategist", help="the passive explorer")
+    run.add_argument("--world", choices=WORLDS, default="text", help="text (default) or vision")
+    run.add_argument(
+        "--proxy",
+        choices=PROXIES,
+        help="the passive explorer (default: the published pairing, scout for vision and strategist for text)",
+    )
+    run.add_argument(
+        "--image-size",
+        type=int,
+        default=DEFAULT_IMAGE_SIZE,
+        help=f"side of the vision world's views in pixels (default {DEFAULT_IMAGE_SIZE})",
+    )
     run.add_argument("--max-steps", type=int, default=20, help="active exploration budget (default 20)")
     run.add_argument("--questions", type=int, default=3, help="questions per task (default 3)")
     run.add_argument("--tasks", help=f"comma-separated task ids (default all: {','.join(TASK_IDS)})")
@@ -66,7 +80,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     tasks = TASK_IDS if args.tasks is None else tuple(t.strip() for t in args.tasks.split(",") if t.strip())
     settings = EvaluationSettings(
         setting=args.setting,
-        proxy=args.proxy,
+        world=args.world,
+        proxy=PUBLISHED_PROXIES[args.world] if args.proxy is None else args.proxy,
+        image_size=args.image_size,
         think=not args.no_think,
         query_enabled=not args.no_query,
         max_exp_steps=args.max_steps,
@@ -78,7 +94,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     runs = evaluate(_scenes(args), make, settings, agent_name=args.agent, out_dir=out)
     skipped = sorted({task for run in runs for task in run.unavailable})
     label = args.agent if settings.setting == "active" else f"{args.agent} ({settings.proxy} log)"
-    print(f"{len(runs)} scenes, {settings.setting} setting, {sum(len(r.answers) for r in runs)} questions")
+    questions = sum(len(r.answers) for r in runs)
+    print(f"{len(runs)} scenes, {settings.world} world, {settings.setting} setting, {questions} questions")
     if skipped:
         print(f"tasks some scenes could not produce: {', '.join(skipped)}")
     print(format_table([(label, summary(runs))], with_steps=settings.setting == "active"))
@@ -89,19 +106,20 @@ def _rescore(args: argparse.Namespace) -> int:
     paths = find_evaluations(Path(args.path))
     if not paths:
         raise FileNotFoundError(f"no stored evaluations under {args.path}")
-    groups: dict[tuple[str, str, str], list[SceneEvaluation]] = {}
+    groups: dict[tuple[str, str, str, str], list[SceneEvaluation]] = {}
     changed = 0
     for path in paths:
-        stored = load_evaluation(path)
+        # scoring reads only the stored replies: the pictures stay on disk
+        stored = load_evaluation(path, images=False)
         fresh = rescore(stored)
         changed += sum(a.score != b.score for a, b in zip(stored.answers, fresh.answers))
         if args.write:
-            save_evaluation(fresh, path)
-        key = (fresh.agent, fresh.settings.setting, fresh.settings.proxy)
+            save_evaluation(fresh, path, images=False)
+        key = (fresh.settings.world, fresh.settings.setting, fresh.agent, fresh.settings.proxy)
         groups.setdefault(key, []).append(fresh)
     print(f"{len(paths)} stored scenes re-scored; {changed} scores changed{' and written' if args.write else ''}")
-    for (agent, setting, proxy), runs in sorted(groups.items()):
+    for (world, setting, agent, proxy), runs in sorted(groups.items()):
         label = agent if setting == "active" else f"{agent} ({proxy} log)"
-        print(f"\n{setting}:")
+        print(f"\n{world}, {setting}:")
         print(format_table([(label, summary(runs))], with_steps=setting == "active"))
     return 0

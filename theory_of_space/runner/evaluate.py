@@ -2,8 +2,16 @@
 
 For each scene: explore (active: the agent itself; passive: a scripted proxy whose log becomes the
 history prompt, spec §9.1), then ask every question as its own request (spec §7.4) and score the
-reply. Each scene's record is written as JSON after every answer, so an interrupted run resumes
-where it stopped, and :func:`rescore` marks stored replies again without calling a model.
+reply. Each scene's record is written as JSON after the exploration and after every answer, so an
+interrupted run resumes where it stopped, and :func:`rescore` marks stored replies again without
+calling a model.
+
+The world is text or vision (spec §8). In the vision world the questions are the text questions;
+only the conversation they are appended to carries pictures: the calibration image and the object
+reference sheet of the first prompt, then one view per ``Observe()`` (in the passive setting all of
+them in the history prompt, in the order of its ``<image>`` placeholders). The pictures are stored
+as PNG files under the record's ``images/`` folder, so a resumed run rebuilds the same requests
+without exploring again.
 """
 
 from __future__ import annotations
@@ -16,11 +24,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import gymnasium as gym
+import numpy as np
 
 from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
 from theory_of_space.agents.base import Agent, Message
 from theory_of_space.agents.factory import make_agent
 from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS
+from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE, MIN_IMAGE_SIZE
 from theory_of_space.env.prompts import PromptOptions, initial_message, system_message
 from theory_of_space.runner.episode import exploration_history, run_episode
 from theory_of_space.tasks import (
@@ -35,11 +45,20 @@ from theory_of_space.tasks import (
 )
 from theory_of_space.world.scene import Scene
 
-EVALUATION_FORMAT_VERSION = 1
+EVALUATION_FORMAT_VERSION = 2
+"""Version 2 added the world, the image size and the image files of the conversation; version 1
+records (text world only) still load."""
 EVALUATION_FILE = "evaluation_turn_logs.json"
+IMAGES_FOLDER = "images"
+"""Beside the record: the pictures of the conversation, as PNG files."""
 Setting = Literal["active", "passive"]
 SETTINGS: tuple[str, ...] = ("active", "passive")
+World = Literal["text", "vision"]
+WORLDS: tuple[str, ...] = ("text", "vision")
 PROXIES: tuple[str, ...] = ("strategist", "scout")
+PUBLISHED_PROXIES: dict[str, str] = {"text": "strategist", "vision": "scout"}
+"""The passive explorer of the published tables per world (spec §9.1); any pairing may be run."""
+ENV_IDS: dict[str, str] = {"text": "TheoryOfSpace/Explore-v0", "vision": "TheoryOfSpace/Explore-Vision-v0"}
 
 AgentFactory = Callable[[Scene, Sequence[Question]], Agent]
 """Builds the agent for one scene, given the questions it will be asked."""
@@ -53,8 +72,12 @@ class EvaluationSettings:
 
     setting: str = "active"
     """``active``: the agent explores; ``passive``: the proxy explores and its log is the prompt."""
+    world: str = "text"
+    """``text``: observations are sentences; ``vision``: an ``Observe()`` returns a picture."""
     proxy: str = "strategist"
-    """The passive setting's explorer: ``strategist`` (published text pairing) or ``scout``."""
+    """The passive setting's explorer: ``strategist`` or ``scout`` (see :data:`PUBLISHED_PROXIES`)."""
+    image_size: int = DEFAULT_IMAGE_SIZE
+    """The side of the egocentric views in pixels (vision world)."""
     think: bool = True
     query_enabled: bool = True
     max_exp_steps: int = 20
@@ -65,6 +88,8 @@ class EvaluationSettings:
     def __post_init__(self) -> None:
         if self.setting not in SETTINGS:
             raise ValueError(f"expected active or passive for `setting`, got {self.setting!r}")
+        if self.world not in WORLDS:
+            raise ValueError(f"expected text or vision for `world`, got {self.world!r}")
         if self.proxy not in PROXIES:
             raise ValueError(f"expected strategist or scout for `proxy`, got {self.proxy!r}")
         unknown = [t for t in self.tasks if t not in TASKS]
@@ -74,11 +99,16 @@ class EvaluationSettings:
             raise ValueError(
                 f"expected positive `n_per_task` and `max_exp_steps`, got {self.n_per_task}, {self.max_exp_steps}"
             )
+        size = self.image_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < MIN_IMAGE_SIZE:
+            raise ValueError(f"expected an integer of at least {MIN_IMAGE_SIZE} for `image_size`, got {size!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "setting": self.setting,
+            "world": self.world,
             "proxy": self.proxy,
+            "image_size": self.image_size,
             "think": self.think,
             "query_enabled": self.query_enabled,
             "max_exp_steps": self.max_exp_steps,
@@ -88,6 +118,7 @@ class EvaluationSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvaluationSettings:
+        """The settings of :meth:`to_dict`; missing keys (``world`` in version 1 records) take their defaults."""
         return cls(**{**data, "tasks": tuple(data.get("tasks", TASK_IDS))})
 
     @property
@@ -96,6 +127,7 @@ class EvaluationSettings:
             think=self.think,
             query_enabled=self.query_enabled,
             max_exp_steps=self.max_exp_steps,
+            vision=self.world == "vision",
             active=self.setting == "active",
         )
 
@@ -137,24 +169,48 @@ class SceneEvaluation:
     agent: str
     settings: EvaluationSettings
     conversation: list[Message]
-    """The request prefix every question is appended to (text only)."""
+    """The request prefix every question is appended to, with its pictures in the vision world."""
     exploration: dict[str, Any]
     """The exploration metrics (the proxy's in the passive setting)."""
     unavailable: dict[str, str]
     """Tasks the scene could not produce, with the reason."""
     answers: list[AnswerRecord] = field(default_factory=list)
+    image_files: list[list[str]] = field(default_factory=list)
+    """Per conversation message, the PNG files of its pictures, relative to the record's folder; by
+    default named after the message and picture indices."""
+
+    def __post_init__(self) -> None:
+        if not self.image_files:
+            self.image_files = [
+                [f"{IMAGES_FOLDER}/message_{i:03d}_image_{j:02d}.png" for j in range(len(m.images))]
+                for i, m in enumerate(self.conversation)
+            ]
+        if len(self.image_files) != len(self.conversation):
+            raise ValueError(
+                f"expected one image file list per message, got {len(self.image_files)} for "
+                f"{len(self.conversation)} messages"
+            )
+
+    @property
+    def has_images(self) -> bool:
+        """Whether every picture the record names is attached (False after ``load_evaluation(images=False)``)."""
+        return all(len(m.images) == len(files) for m, files in zip(self.conversation, self.image_files))
 
     def to_dict(self) -> dict[str, Any]:
         tasks: dict[str, dict[str, Any]] = {}
         for record in self.answers:
             tasks.setdefault(record.question.task, {})[record.question.qid] = record.to_dict()
+        conversation = [
+            {"role": m.role, "content": m.content, "images": list(files)}
+            for m, files in zip(self.conversation, self.image_files)
+        ]
         return {
             "version": EVALUATION_FORMAT_VERSION,
             "agent": self.agent,
             "scene_id": self.scene.scene_id,
             "scene": self.scene.to_dict(),
             "settings": self.settings.to_dict(),
-            "conversation": [{"role": m.role, "content": m.content} for m in self.conversation],
+            "conversation": conversation,
             "exploration": self.exploration,
             "unavailable": self.unavailable,
             "tasks": tasks,
@@ -162,9 +218,10 @@ class SceneEvaluation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SceneEvaluation:
+        """The record of :meth:`to_dict`, without pixels: :func:`load_evaluation` reads those from the files."""
         version = data.get("version")
-        if version != EVALUATION_FORMAT_VERSION:
-            raise ValueError(f"expected evaluation format version {EVALUATION_FORMAT_VERSION}, got {version}")
+        if version not in (1, EVALUATION_FORMAT_VERSION):
+            raise ValueError(f"expected evaluation format version 1 or {EVALUATION_FORMAT_VERSION}, got {version}")
         return cls(
             scene=Scene.from_dict(data["scene"]),
             agent=str(data["agent"]),
@@ -173,6 +230,7 @@ class SceneEvaluation:
             exploration=dict(data["exploration"]),
             unavailable=dict(data["unavailable"]),
             answers=[AnswerRecord.from_dict(r) for task in data["tasks"].values() for r in task.values()],
+            image_files=[[str(name) for name in m.get("images", ())] for m in data["conversation"]],
         )
 
     def scores(self) -> list[tuple[str, float]]:
@@ -203,30 +261,36 @@ def agent_factory(
 def explore(scene: Scene, agent: Agent, settings: EvaluationSettings) -> tuple[list[Message], dict[str, Any]]:
     """The conversation the questions are appended to, and the exploration metrics.
 
-    Active: ``agent`` explores with the settings' budget. Passive: the proxy explores with the proxy
-    budget, and the conversation is the system message and the history prompt.
+    Active: ``agent`` explores with the settings' budget; the conversation is the whole episode. Passive:
+    the proxy explores with the proxy budget, and the conversation is the system message and the
+    history prompt. In the vision world the history prompt carries the two reference pictures, then the
+    proxy's views in the order of its ``You observe: <image>.`` lines (spec §9.1).
     """
     options = settings.prompt_options
     if settings.setting == "active":
-        env = gym.make(
-            "TheoryOfSpace/Explore-v0",
-            max_exp_steps=settings.max_exp_steps,
-            query_enabled=settings.query_enabled,
-            think=settings.think,
-            reward="none",
-        )
-        result = run_episode(env, agent, options={"scene": scene})
+        with _exploration_env(settings, max_exp_steps=settings.max_exp_steps) as env:
+            result = run_episode(env, agent, options={"scene": scene})
         return list(result.messages), dict(result.metrics)
-    env = gym.make(
-        "TheoryOfSpace/Explore-v0",
-        max_exp_steps=PROXY_MAX_EXP_STEPS,
-        query_enabled=settings.query_enabled,
-        reward="none",
-    )
     proxy = make_agent(settings.proxy, scene=scene, query_enabled=settings.query_enabled)
-    result = run_episode(env, proxy, options={"scene": scene})
+    with _exploration_env(settings, max_exp_steps=PROXY_MAX_EXP_STEPS) as env:
+        result = run_episode(env, proxy, options={"scene": scene})
+    # The history keeps the valid turns only, and so do the pictures; invalid turns show none anyway.
+    views = [image for turn in result.turns if turn.valid for image in turn.info.get("images", ())]
+    images = (*result.reset_info.get("images", ()), *views)
     prompt = initial_message(scene, options, history=exploration_history(result))
-    return [Message("system", system_message(options)), Message("user", prompt)], dict(result.metrics)
+    return [Message("system", system_message(options)), Message("user", prompt, images=images)], dict(result.metrics)
+
+
+def _exploration_env(settings: EvaluationSettings, *, max_exp_steps: int) -> gym.Env:
+    vision = {"image_size": settings.image_size} if settings.world == "vision" else {}
+    return gym.make(
+        ENV_IDS[settings.world],
+        max_exp_steps=max_exp_steps,
+        query_enabled=settings.query_enabled,
+        think=settings.think,
+        reward="none",
+        **vision,
+    )
 
 
 def evaluate_scene(
@@ -235,6 +299,7 @@ def evaluate_scene(
     settings: EvaluationSettings,
     *,
     stored: SceneEvaluation | None = None,
+    on_explored: Callable[[SceneEvaluation], None] | None = None,
     on_answer: Callable[[SceneEvaluation], None] | None = None,
 ) -> SceneEvaluation:
     """Explore ``scene`` and ask its questions, one request each.
@@ -242,18 +307,27 @@ def evaluate_scene(
     Args:
         scene: the scene.
         make: builds the agent from the scene and its questions.
-        settings: the setting, proxy, prompts and question counts.
-        stored: an earlier, possibly partial record of this scene: its exploration is reused and
-            its answered questions are not asked again.
+        settings: the world, setting, proxy, prompts and question counts.
+        stored: an earlier, possibly partial record of this scene, with its pictures: its exploration is
+            reused and its answered questions are not asked again.
+        on_explored: called once after a new exploration, before the first question (the runner saves
+            the record and its pictures there); not called for a stored record.
         on_answer: called after every answer (the runner saves the record there).
+
+    Raises:
+        ValueError: ``stored`` names pictures that were not loaded.
     """
     suite = generate_questions(scene, n_per_task=settings.n_per_task, tasks=settings.tasks)
     agent = make(scene, suite.questions)
     if stored is not None:
+        if not stored.has_images:
+            raise ValueError("the stored record was loaded without its pictures; load it with images=True")
         evaluation = stored
     else:
         conversation, metrics = explore(scene, agent, settings)
         evaluation = SceneEvaluation(scene, agent.name, settings, conversation, metrics, dict(suite.unavailable))
+        if on_explored is not None:
+            on_explored(evaluation)
     answered = {r.question.qid for r in evaluation.answers}
     for question in suite.questions:
         if question.qid in answered:
@@ -267,8 +341,9 @@ def evaluate_scene(
 
 
 def episode_dir(root: Path, agent: str, scene: Scene, settings: EvaluationSettings) -> Path:
-    """``{root}/{agent}/{scene_id}/text/{active|passive}/{think|nothink}[/{proxy}]`` (spec §13)."""
-    path = root / _safe(agent) / scene.scene_id / "text" / settings.setting / ("think" if settings.think else "nothink")
+    """``{root}/{agent}/{scene_id}/{text|vision}/{active|passive}/{think|nothink}[/{proxy}]`` (spec §13)."""
+    mode = "think" if settings.think else "nothink"
+    path = root / _safe(agent) / scene.scene_id / settings.world / settings.setting / mode
     return path / settings.proxy if settings.setting == "passive" else path
 
 
@@ -276,16 +351,76 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_.," else "_" for ch in name)
 
 
-def save_evaluation(evaluation: SceneEvaluation, path: Path) -> None:
-    """Write the record atomically (a temporary file renamed over the old one)."""
+def save_evaluation(evaluation: SceneEvaluation, path: Path, *, images: bool = True) -> None:
+    """Write the record, and with ``images`` first its pictures, each atomically (a temporary file renamed).
+
+    Args:
+        evaluation: the record.
+        path: the JSON file; the pictures go to the files :attr:`SceneEvaluation.image_files` names,
+            relative to its folder.
+        images: whether to write the pictures; the runner writes them once, after the exploration,
+            and then only the JSON after every answer.
+
+    Raises:
+        ValueError: ``images`` is set but the record's pictures are not attached.
+    """
+    path = Path(path)
+    if images:
+        if not evaluation.has_images:
+            raise ValueError("the record's pictures are not attached (loaded with images=False); pass images=False")
+        for message, files in zip(evaluation.conversation, evaluation.image_files):
+            for image, name in zip(message.images, files):
+                _write_png(image, path.parent / name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(evaluation.to_dict(), indent=1))
     os.replace(tmp, path)
 
 
-def load_evaluation(path: Path) -> SceneEvaluation:
-    return SceneEvaluation.from_dict(json.loads(Path(path).read_text()))
+def load_evaluation(path: Path, *, images: bool = True) -> SceneEvaluation:
+    """Read a stored record; with ``images``, attach its pictures from the PNG files beside it.
+
+    Args:
+        path: the JSON file.
+        images: whether to read the pictures (needed to ask more questions, not to re-score).
+
+    Raises:
+        FileNotFoundError: a picture the record names is missing.
+    """
+    path = Path(path)
+    evaluation = SceneEvaluation.from_dict(json.loads(path.read_text()))
+    return _attach_images(evaluation, path.parent) if images else evaluation
+
+
+def _attach_images(evaluation: SceneEvaluation, folder: Path) -> SceneEvaluation:
+    conversation = [
+        replace(message, images=tuple(_read_png(folder / name) for name in files))
+        for message, files in zip(evaluation.conversation, evaluation.image_files)
+    ]
+    return replace(evaluation, conversation=conversation)
+
+
+def _write_png(image: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected a uint8 HxWx3 picture for {path.name}, got dtype {image.dtype} shape {image.shape}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    Image.fromarray(image).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def _read_png(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the stored record names the picture {path}, which is missing; remove the record's folder to "
+            "explore the scene again, or load it with images=False to re-score only"
+        )
+    with Image.open(path) as picture:
+        return np.array(picture.convert("RGB"))
 
 
 def evaluate(
@@ -313,14 +448,28 @@ def evaluate(
     """
     results = []
     for scene in scenes:
-        path = None if out_dir is None else episode_dir(out_dir, agent_name, scene, settings) / EVALUATION_FILE
-        stored = load_evaluation(path) if path is not None and path.is_file() else None
-        if stored is not None and stored.settings != settings:
-            raise ValueError(f"{path} was produced with other settings {stored.settings}; use another output folder")
-        on_answer = None if path is None else (lambda evaluation, target=path: save_evaluation(evaluation, target))
-        evaluation = evaluate_scene(scene, make, settings, stored=stored, on_answer=on_answer)
-        if path is not None:
-            save_evaluation(evaluation, path)
+        if out_dir is None:
+            results.append(evaluate_scene(scene, make, settings))
+            continue
+        path = episode_dir(out_dir, agent_name, scene, settings) / EVALUATION_FILE
+        stored = None
+        if path.is_file():
+            # the settings are compared before the pictures are read
+            stored = load_evaluation(path, images=False)
+            if stored.settings != settings:
+                raise ValueError(
+                    f"{path} was produced with other settings {stored.settings}; use another output folder"
+                )
+            stored = _attach_images(stored, path.parent)
+        evaluation = evaluate_scene(
+            scene,
+            make,
+            settings,
+            stored=stored,
+            on_explored=lambda evaluation, target=path: save_evaluation(evaluation, target),
+            on_answer=lambda evaluation, target=path: save_evaluation(evaluation, target, images=False),
+        )
+        save_evaluation(evaluation, path, images=False)
         results.append(evaluation)
     return results
 
