@@ -126,7 +126,16 @@ def test_a_model_failure_is_an_empty_reply_scored_zero(scenes):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("setting", "dreaming"), ("proxy", "oracle"), ("tasks", ("dir", "x")), ("n_per_task", 0)]
+    ("field", "value"),
+    [
+        ("setting", "dreaming"),
+        ("world", "3d"),
+        ("proxy", "oracle"),
+        ("tasks", ("dir", "x")),
+        ("n_per_task", 0),
+        ("image_size", 16),
+        ("image_size", True),
+    ],
 )
 def test_bad_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
@@ -166,6 +175,31 @@ def test_evaluate_command_with_generated_scenes_and_a_task_subset(capsys):
     assert _cli(["evaluate", "--agent", "oracle", "--scenes", "1", "--tasks", "dir,ment_rot"]) == 0
     printed = capsys.readouterr().out
     assert "1 scenes, text world, active setting, 6 questions" in printed and "| oracle | 1.0 | 100.0 | - |" in printed
+
+
+def test_vision_commands_default_to_the_published_scout_pairing(tmp_path, capsys):
+    out = tmp_path / "runs"
+    argv = ["evaluate", "--world", "vision", "--setting", "passive", "--scenes", "1", "--tasks", "dir,alloc"]
+    assert _cli([*argv, "--image-size", "64", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 scenes, vision world, passive setting, 6 questions" in printed
+    assert "| oracle (scout log) | 100.0 | - |" in printed
+    (record,) = find_evaluations(out)
+    assert record.parent.parts[-4:] == ("vision", "passive", "think", "scout")
+    assert (record.parent / "images" / "message_001_image_00.png").is_file()
+    assert _cli([*argv, "--image-size", "64", "--proxy", "strategist"]) == 0
+    assert "| oracle (strategist log) | 100.0 | - |" in capsys.readouterr().out
+    assert _cli(["rescore", str(out)]) == 0
+    assert "\nvision, passive:\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("option", "value"), [("--world", "3d"), ("--proxy", "oracle")])
+def test_a_bad_world_or_proxy_option_is_refused_with_the_choices(capsys, option, value):
+    with pytest.raises(SystemExit) as stop:
+        _cli(["evaluate", option, value])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {option}: invalid choice: '{value}'" in error
 
 
 def test_rescore_of_an_empty_folder_is_an_error(tmp_path):
