@@ -70,9 +70,9 @@ ANSWERERS: tuple[str, ...] = ("oracle", "belief")
 class EvaluationSettings:
     """How a scene is explored and questioned."""
 
-    setting: str = "active"
+    setting: Setting = "active"
     """``active``: the agent explores; ``passive``: the proxy explores and its log is the prompt."""
-    world: str = "text"
+    world: World = "text"
     """``text``: observations are sentences; ``vision``: an ``Observe()`` returns a picture."""
     proxy: str = "strategist"
     """The passive setting's explorer: ``strategist`` or ``scout`` (see :data:`PUBLISHED_PROXIES`)."""
