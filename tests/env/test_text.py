@@ -2,12 +2,15 @@ from theory_of_space.env.text import observation_text, query_message, rotate_mes
 from theory_of_space.world.geometry import Facing
 from theory_of_space.world.view import describe_view
 
-VERIFIED = "You observe: \n" + """• television: front-right, mid distance, facing forward
+VERIFIED = (
+    "You observe: \n"
+    + """• television: front-right, mid distance, facing forward
 • cap: front-slight-right, slightly far, facing forward
 • green door: front-left, slightly far, on front wall
 • blue door: front-left, slightly far, on left wall
 Assume your current facing direction is called "north":
 • television is south, near to cap."""
+)
 
 
 def test_verified_observation_of_the_example_scene(example_scene):
