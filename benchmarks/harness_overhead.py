@@ -1,12 +1,17 @@
 """How much throughput the model harness loses to its own overhead.
 
-A local OpenAI-compatible server (``tests/agents/fake_servers.py``, in its own process, as a real server
-would be) answers every request after a fixed latency. Episodes of the exploration env run concurrently
-in threads and share one model agent whose in-flight limit is ``--in-flight``. With zero overhead the run
-would take ``requests * latency / in_flight`` seconds; the script prints the achieved fraction of that
-ideal throughput (target: at least 0.9 for 64 episodes x 20 steps, 32 in flight, 50 ms).
+A lean local OpenAI-compatible server (``benchmarks/latency_server.py``, in its own process, as a real
+server would be) answers every request after a fixed latency and spends next to no CPU of its own, so
+the measured loss is the harness's (the test suite's recording fake server adds its own parsing time).
+Episodes of the exploration env run through :func:`theory_of_space.runner.pool.run_episodes_threaded`
+in one or more worker processes, each with its share of the in-flight limit; every episode's agent is a
+real ``openai`` SDK client. Workers start at one shared instant, after their imports, so process
+start-up is not timed. With zero overhead the run would take ``requests * latency / in_flight``
+seconds; the script prints the achieved fraction of that ideal throughput (target: at least 0.9 for
+64 episodes x 20 steps, 32 in flight, 50 ms).
 
-Run: ``python benchmarks/harness_overhead.py [--episodes 64 --steps 20 --in-flight 32 --latency 0.05]``
+Run: ``python benchmarks/harness_overhead.py [--episodes 64 --steps 20 --in-flight 32 --latency 0.05
+--processes 2]``
 """
 
 from __future__ import annotations
@@ -15,23 +20,41 @@ import argparse
 import multiprocessing
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "agents"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_servers import FakeModelServer, Step  # noqa: E402
+from latency_server import serve
 
 REPLY = "THINK: turn and look.\nFINAL ANSWER: Actions: [Rotate(90), Observe()]"
 
 
 def _serve(latency_s: float, channel: Connection) -> None:
-    """Server process: report the URL, serve until told to stop."""
-    with FakeModelServer(default=Step(text=REPLY), latency_s=latency_s) as server:
-        channel.send(server.url)
-        channel.recv()
+    serve(latency_s, REPLY, channel)
+
+
+def _worker(url: str, seeds: list[int], in_flight: int, steps: int, reward: str, channel: Connection) -> None:
+    """Build the jobs, say ready, wait for the shared start time, run, report (requests, cpu, end time)."""
+    import theory_of_space  # noqa: F401  (registers the env ids)
+    from theory_of_space.agents.base import Message
+    from theory_of_space.agents.model_agent import make_model_agent
+    from theory_of_space.runner.pool import AgentSpec, EpisodeJob, run_episodes_threaded
+    from theory_of_space.world.generate import generate_scene
+
+    spec = AgentSpec(f"compat:harness-bench@{url}", overrides={"max_tokens": 512, "max_retries": 0})
+    jobs = [EpisodeJob(generate_scene(s), env_kwargs={"max_exp_steps": steps, "reward": reward}) for s in seeds]
+    with make_model_agent(spec.spec, overrides=spec.overrides) as warm:  # loads the SDK's lazy parts
+        warm.act([Message("user", "warm up")])
+    channel.send("ready")
+    start_at = channel.recv()
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu = time.process_time()
+    results = run_episodes_threaded(jobs, spec, in_flight=in_flight)
+    failed = [t.record.error for r in results for t in r.turns if t.record.error]
+    if failed:
+        raise RuntimeError(f"{len(failed)} failed calls, e.g. {failed[0]}")
+    channel.send((sum(len(r.turns) for r in results), time.process_time() - cpu, time.time()))
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -40,51 +63,46 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--in-flight", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.05, help="server latency per request, seconds")
-    parser.add_argument("--reward", default="info_gain", help="env reward (info_gain runs the solver every step)")
+    parser.add_argument("--processes", type=int, default=2, help="worker processes sharing the in-flight limit")
+    parser.add_argument("--reward", default="none", help="env reward (info_gain runs the solver every step)")
     args = parser.parse_args(argv)
 
-    import gymnasium as gym
+    from theory_of_space.runner.pool import split_in_flight
 
-    import theory_of_space  # noqa: F401  (registers the env)
-    from theory_of_space.agents.base import Message
-    from theory_of_space.agents.model_agent import make_model_agent
-    from theory_of_space.runner.episode import run_episode
-
-    ours, theirs = multiprocessing.Pipe()
-    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(args.latency, theirs), daemon=True)
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    server = context.Process(target=_serve, args=(args.latency, theirs), daemon=True)
     server.start()
     url = ours.recv()
-    overrides = {"max_concurrent": args.in_flight, "max_tokens": 512, "max_retries": 0}
-    agent = make_model_agent(f"compat:harness-bench@{url}", overrides=overrides)
-
-    # Building envs is setup, not harness work; resetting and stepping them is timed.
-    envs = [
-        gym.make("TheoryOfSpace/Explore-v0", max_exp_steps=args.steps, reward=args.reward) for _ in range(args.episodes)
-    ]
-
-    def episode(seed: int) -> int:
-        result = run_episode(envs[seed], agent, seed=seed)
-        failed = [t.record.error for t in result.turns if t.record.error]
-        if failed:
-            raise RuntimeError(f"episode {seed}: {len(failed)} failed calls, e.g. {failed[0]}")
-        return len(result.turns)
-
-    agent.act([Message("user", "warm up")])  # not timed: opens a connection and loads the SDK's lazy parts
-    started = time.perf_counter()
-    cpu_started = time.process_time()
-    with ThreadPoolExecutor(max_workers=args.episodes) as pool:
-        requests = sum(pool.map(episode, range(args.episodes)))
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
-    agent.close()
+    shares = split_in_flight(args.in_flight, args.processes)
+    channels, workers = [], []
+    for index, share in enumerate(shares):
+        parent, child = context.Pipe()
+        seeds = list(range(index, args.episodes, args.processes))
+        worker = context.Process(target=_worker, args=(url, seeds, share, args.steps, args.reward, child))
+        worker.start()
+        channels.append(parent)
+        workers.append(worker)
+    for channel in channels:
+        if channel.recv() != "ready":
+            raise RuntimeError("a worker failed to start")
+    start_at = time.time() + 0.2
+    for channel in channels:
+        channel.send(start_at)
+    reports = [channel.recv() for channel in channels]
+    for worker in workers:
+        worker.join(timeout=30)
     ours.send("stop")
     server.join(timeout=10)
 
+    requests = sum(r[0] for r in reports)
+    elapsed = max(r[2] for r in reports) - start_at
+    cpu = sum(r[1] for r in reports)
     ideal = requests * args.latency / args.in_flight
     fraction = ideal / elapsed
     print(
-        f"{args.episodes} episodes x {args.steps} steps = {requests} requests, {args.in_flight} in flight, "
-        f"{args.latency * 1000:.0f} ms server latency"
+        f"{args.episodes} episodes x {args.steps} steps = {requests} requests, {args.in_flight} in flight "
+        f"({args.processes} process(es): {shares}), {args.latency * 1000:.0f} ms server latency, reward={args.reward}"
     )
     print(f"ideal {ideal:.2f} s, achieved {elapsed:.2f} s (harness CPU {cpu / requests * 1000:.2f} ms/request)")
     print(f"throughput: {fraction:.3f} of ideal (target >= 0.9)")

@@ -11,6 +11,11 @@ from theory_of_space.world.scene import Scene
 SCRIPTED_AGENTS = ("scout", "strategist", "random")
 
 
+def is_scripted(spec: str) -> bool:
+    """Whether ``spec`` names a scripted proxy (built per scene) rather than a model (shared by episodes)."""
+    return spec.strip().lower() in SCRIPTED_AGENTS
+
+
 def make_agent(
     spec: str,
     *,

@@ -1,0 +1,41 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.agents.fake_servers import FakeModelServer, Step
+from theory_of_space.runner.pool import AgentSpec, EpisodeJob, run_episodes, split_in_flight
+from theory_of_space.world.generate import generate_scene
+
+REPLY = "THINK: look around\nFINAL ANSWER: Actions: [Rotate(90), Observe()]"
+
+
+@given(st.integers(1, 64), st.integers(1, 8))
+def test_in_flight_shares_add_up_and_differ_by_at_most_one(in_flight, processes):
+    if processes > in_flight:
+        with pytest.raises(ValueError, match="processes <= in_flight"):
+            split_in_flight(in_flight, processes)
+        return
+    shares = split_in_flight(in_flight, processes)
+    assert len(shares) == processes and sum(shares) == in_flight and max(shares) - min(shares) <= 1
+
+
+def test_processes_give_the_same_results_in_job_order():
+    jobs = [EpisodeJob(generate_scene(seed, n_rooms=2), env_kwargs={"reward": "none"}) for seed in range(6)]
+    local = run_episodes(jobs, AgentSpec("scout"), in_flight=3, processes=1)
+    spread = run_episodes(jobs, AgentSpec("scout"), in_flight=3, processes=2)
+    assert [r.scene.scene_id for r in spread] == [job.scene.scene_id for job in jobs]
+    assert [r.metrics for r in spread] == [r.metrics for r in local]
+    assert [[t.reply for t in r.turns] for r in spread] == [[t.reply for t in r.turns] for r in local]
+    assert all(r.metrics["node_coverage"] == 1.0 for r in local)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_model_shared_by_many_episodes_never_exceeds_the_total_limit(processes, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeModelServer(default=Step(text=REPLY), latency_s=0.02) as server:
+        jobs = [EpisodeJob(generate_scene(seed, n_rooms=2), env_kwargs={"max_exp_steps": 4}) for seed in range(12)]
+        spec = AgentSpec(f"compat:pooled@{server.url}", overrides={"max_retries": 0})
+        results = run_episodes(jobs, spec, in_flight=4, processes=processes)
+    assert len(server.received) == 12 * 4
+    assert 1 < server.peak_in_flight <= 4
+    assert all(len(r.turns) == 4 and r.truncated and all(t.valid for t in r.turns) for r in results)

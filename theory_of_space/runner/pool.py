@@ -1,0 +1,122 @@
+"""Many episodes at once: threads inside a process, and processes across cores.
+
+Episodes wait on the model most of the time, so threads overlap them well; but the env, the knowledge
+solver and the provider SDKs also spend CPU on every step, and one Python process gets one core. The
+pool therefore splits the episodes over worker processes (each with its own env instances and SDK
+client) and runs each share in threads. The model's in-flight limit is split between the processes,
+so the total number of requests in flight never exceeds ``in_flight``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+from theory_of_space.agents.base import Agent
+from theory_of_space.agents.factory import is_scripted, make_agent
+from theory_of_space.runner.episode import EpisodeResult, run_episode
+from theory_of_space.world.scene import Scene
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One episode to run: the scene, and the env it is played in."""
+
+    scene: Scene
+    env_id: str = "TheoryOfSpace/Explore-v0"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """How each worker builds its agents (plain data, so it crosses process boundaries)."""
+
+    spec: str
+    """``scout``, ``strategist``, ``random`` or a model spec / configuration entry name."""
+    config_path: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    query_enabled: bool = True
+
+
+def split_in_flight(in_flight: int, processes: int) -> list[int]:
+    """Each process's share of the in-flight limit; the shares add up to ``in_flight``."""
+    if processes < 1 or in_flight < processes:
+        raise ValueError(f"expected 1 <= processes <= in_flight, got processes={processes}, in_flight={in_flight}")
+    base, extra = divmod(in_flight, processes)
+    return [base + (1 if i < extra else 0) for i in range(processes)]
+
+
+def run_episodes_threaded(jobs: Sequence[EpisodeJob], agent: AgentSpec, *, in_flight: int) -> list[EpisodeResult]:
+    """Run ``jobs`` in this process, ``in_flight`` episodes (and model requests) at a time.
+
+    Args:
+        jobs: the episodes.
+        agent: how to build each episode's agent; model agents of one model share their in-flight limit.
+        in_flight: episodes run at once; also the model's limit on requests in flight.
+
+    Returns:
+        One result per job, in order.
+    """
+    overrides = {**agent.overrides, "max_concurrent": in_flight}
+
+    def build(scene: Scene) -> Agent:
+        return make_agent(
+            agent.spec,
+            scene=scene,
+            query_enabled=agent.query_enabled,
+            config_path=agent.config_path,
+            overrides=overrides,
+        )
+
+    # A model agent keeps no state between calls, so one (one SDK client, one connection pool) serves
+    # every episode of the process; a scripted proxy plans on its scene, so each episode gets its own.
+    shared = None if is_scripted(agent.spec) or not jobs else build(jobs[0].scene)
+
+    def play(job: EpisodeJob) -> EpisodeResult:
+        actor = shared or build(job.scene)
+        with gym.make(job.env_id, **job.env_kwargs) as env:
+            return run_episode(env, actor, options={"scene": job.scene})
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(in_flight, len(jobs)))) as pool:
+            return list(pool.map(play, jobs))
+    finally:
+        close = getattr(shared, "close", None)
+        if callable(close):
+            close()
+
+
+def run_episodes(
+    jobs: Sequence[EpisodeJob], agent: AgentSpec, *, in_flight: int = 8, processes: int = 1
+) -> list[EpisodeResult]:
+    """Run ``jobs`` over ``processes`` worker processes with at most ``in_flight`` episodes at a time in all.
+
+    With ``processes=1`` everything runs in this process. Worker processes are spawned (never forked,
+    so SDK clients and threads start clean) and return their results in job order.
+
+    Example:
+        >>> jobs = [EpisodeJob(generate_scene(seed)) for seed in range(64)]  # doctest: +SKIP
+        >>> results = run_episodes(jobs, AgentSpec("openai:gpt-5.2"), in_flight=32, processes=2)  # doctest: +SKIP
+    """
+    shares = split_in_flight(in_flight, processes)
+    if processes == 1:
+        return run_episodes_threaded(jobs, agent, in_flight=in_flight)
+    chunks = [list(jobs[i::processes]) for i in range(processes)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes) as pool:
+        parts = pool.starmap(_worker, [(chunk, agent, share) for chunk, share in zip(chunks, shares)])
+    results: list[Any] = [None] * len(jobs)
+    for offset, part in enumerate(parts):
+        results[offset::processes] = part
+    return results
+
+
+def _worker(jobs: list[EpisodeJob], agent: AgentSpec, in_flight: int) -> list[EpisodeResult]:
+    import theory_of_space  # noqa: F401  (registers the env ids in the spawned process)
+
+    return run_episodes_threaded(jobs, agent, in_flight=in_flight)
