@@ -1,8 +1,11 @@
+import gymnasium as gym
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.agents.fake_servers import FakeModelServer, Step
+from theory_of_space.agents.scripted import scout_agent
+from theory_of_space.runner.episode import run_episode
 from theory_of_space.runner.pool import AgentSpec, EpisodeJob, run_episodes, split_in_flight
 from theory_of_space.world.generate import generate_scene
 
@@ -27,6 +30,13 @@ def test_processes_give_the_same_results_in_job_order():
     assert [r.metrics for r in spread] == [r.metrics for r in local]
     assert [[t.reply for t in r.turns] for r in spread] == [[t.reply for t in r.turns] for r in local]
     assert all(r.metrics["node_coverage"] == 1.0 for r in local)
+    # threads reuse their envs across episodes: each result must equal a run on a fresh env
+    for job, result in zip(jobs, local):
+        fresh = run_episode(
+            gym.make(job.env_id, **job.env_kwargs), scout_agent(job.scene), options={"scene": job.scene}
+        )
+        assert fresh.metrics == result.metrics and fresh.session is not result.session
+    assert len({id(r.session) for r in local}) == len(jobs)
 
 
 @pytest.mark.parametrize("processes", [1, 2])

@@ -9,7 +9,9 @@ so the total number of requests in flight never exceeds ``in_flight``.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -77,15 +79,28 @@ def run_episodes_threaded(jobs: Sequence[EpisodeJob], agent: AgentSpec, *, in_fl
     # every episode of the process; a scripted proxy plans on its scene, so each episode gets its own.
     shared = None if is_scripted(agent.spec) or not jobs else build(jobs[0].scene)
 
+    # Each thread keeps its envs and resets them with the next scene: making an env per episode would
+    # repeat gym.make and the passive env checker, whose first-observation check alone costs ~4 ms.
+    local = threading.local()
+    made: list[gym.Env] = []
+
+    def env_for(job: EpisodeJob) -> gym.Env:
+        cache: dict[str, gym.Env] = local.__dict__.setdefault("envs", {})
+        key = json.dumps([job.env_id, job.env_kwargs], sort_keys=True)
+        if key not in cache:
+            cache[key] = gym.make(job.env_id, **job.env_kwargs)
+            made.append(cache[key])
+        return cache[key]
+
     def play(job: EpisodeJob) -> EpisodeResult:
-        actor = shared or build(job.scene)
-        with gym.make(job.env_id, **job.env_kwargs) as env:
-            return run_episode(env, actor, options={"scene": job.scene})
+        return run_episode(env_for(job), shared or build(job.scene), options={"scene": job.scene})
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(in_flight, len(jobs)))) as pool:
             return list(pool.map(play, jobs))
     finally:
+        for env in made:
+            env.close()
         close = getattr(shared, "close", None)
         if callable(close):
             close()
