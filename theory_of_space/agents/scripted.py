@@ -9,7 +9,6 @@ a pure function of the scene.
 from __future__ import annotations
 
 import contextlib
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
@@ -21,7 +20,7 @@ from theory_of_space.env.coverage import target_edges
 from theory_of_space.env.knowledge import INITIAL_POS, KnowledgeSolver
 from theory_of_space.env.session import ExplorationSession
 from theory_of_space.world.geometry import Facing, in_field_of_view, nearest_facing, rotation_between
-from theory_of_space.world.scene import Door, Item, Scene
+from theory_of_space.world.scene import Door, Item, Scene, scene_seed
 from theory_of_space.world.view import ViewDescription
 from theory_of_space.world.visibility import is_visible
 
@@ -149,7 +148,7 @@ def scout_plan(scene: Scene, *, query_enabled: bool = True) -> list[tuple[Action
 def strategist_plan(scene: Scene, *, query_enabled: bool = True) -> list[tuple[Action, ...]]:
     """STRATEGIST's turns: SCOUT's sweeps, then in each room observations chosen to pin every item down."""
     planner = _Planner(scene, query_enabled=query_enabled)
-    rng = np.random.default_rng(_scene_seed(scene))
+    rng = np.random.default_rng(scene_seed(scene))
     edges = target_edges(scene)
     budget = [STRATEGIST_MAX_OBSERVES]
 
@@ -161,11 +160,6 @@ def strategist_plan(scene: Scene, *, query_enabled: bool = True) -> list[tuple[A
     if query_enabled:
         _query_loop(planner)
     return planner.finish()
-
-
-def _scene_seed(scene: Scene) -> int:
-    seed = scene.source.get("seed")
-    return int(seed) if isinstance(seed, int) else zlib.crc32(scene.scene_id.encode())
 
 
 def _refine_room(

@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from theory_of_space.tasks.base import Question, Score, TaskSpec, TaskUnavailable, scene_seed
+from theory_of_space.tasks.base import Question, Score, TaskSpec, TaskUnavailable
 from theory_of_space.tasks.parsing import extract_answer
 from theory_of_space.tasks.prompts import find_question, question_block, question_messages
 from theory_of_space.tasks.suite import (
@@ -32,6 +32,7 @@ from theory_of_space.tasks.suite import (
     score_question,
     unavailable_tasks,
 )
+from theory_of_space.world.scene import scene_seed
 
 __all__ = [
     "QUESTIONS_PER_TASK",

@@ -7,7 +7,6 @@ in [0, 1], the answer it extracted and why it gave that value.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -130,20 +129,6 @@ class TaskSpec:
     generate: Generator
     score: Scorer
     solve: Solver
-
-
-def scene_seed(scene: Scene) -> int:
-    """The scene's seed (index): the generator seed, the number of a published ``runNN`` folder, or the id.
-
-    Every task family seeds its own generator with this value (spec §10.2).
-    """
-    source = scene.source
-    if isinstance(source.get("seed"), int):
-        return int(source["seed"])
-    digits = re.findall(r"\d+", str(source.get("folder", "")))
-    if digits:
-        return int(digits[-1])
-    return int(scene.scene_id, 16) % 2**32
 
 
 def observation_phrase(view: ItemView) -> str:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from theory_of_space.tasks import allocentric, direction, localisation, navigation, perception, rotation
-from theory_of_space.tasks.base import Question, Score, TaskSpec, TaskUnavailable, scene_seed
+from theory_of_space.tasks.base import Question, Score, TaskSpec, TaskUnavailable
 from theory_of_space.tasks.parsing import extract_answer
-from theory_of_space.world.scene import Scene
+from theory_of_space.world.scene import Scene, scene_seed
 
 TASKS: dict[str, TaskSpec] = {
     spec.id: spec

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -275,6 +276,20 @@ class Scene:
     def scene_id(self) -> str:
         """First 16 hex digits of the SHA-256 of the canonical JSON (sorted keys, no whitespace)."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+
+def scene_seed(scene: Scene) -> int:
+    """The scene's seed (index): the generator seed, the number of a published ``runNN`` folder, or the id.
+
+    Proxy tie-breaking (spec §9.3) and every task family (spec §10.2) draw from generators seeded with it.
+    """
+    source = scene.source
+    if isinstance(source.get("seed"), int):
+        return int(source["seed"])
+    digits = re.findall(r"\d+", str(source.get("folder", "")))
+    if digits:
+        return int(digits[-1])
+    return int(scene.scene_id, 16) % 2**32
 
 
 def normalise_name(name: str) -> str:
