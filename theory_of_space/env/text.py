@@ -13,12 +13,7 @@ EXPLORATION_TERMINATED = "Exploration terminated."
 
 
 def item_line(view: ItemView) -> str:
-    line = f"{BULLET} {view.name}: {view.direction}, {view.distance}"
-    if view.facing is not None:
-        line += f", facing {view.facing}"
-    elif view.wall is not None:
-        line += f", on {view.wall} wall"
-    return line
+    return f"{BULLET} {view.name}: {view.direction}, {view.distance}{view.detail}"
 
 
 def observation_text(view: ViewDescription) -> str:

@@ -133,12 +133,7 @@ class TaskSpec:
 
 def observation_phrase(view: ItemView) -> str:
     """``<name> is <ego direction>, <distance>[, facing <rel>]`` (doors: ``, on <wall> wall``) (spec §10.2)."""
-    text = f"{view.name} is {view.direction}, {view.distance}"
-    if view.facing is not None:
-        text += f", facing {view.facing}"
-    elif view.wall is not None:
-        text += f", on {view.wall} wall"
-    return text
+    return f"{view.name} is {view.direction}, {view.distance}{view.detail}"
 
 
 def observation_list(views: list[ItemView]) -> str:

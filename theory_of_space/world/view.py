@@ -36,6 +36,15 @@ class ItemView:
     wall: str | None = None
     """``front|back|left|right`` for doors."""
 
+    @property
+    def detail(self) -> str:
+        """``, facing <rel>`` for an oriented object, ``, on <wall> wall`` for a door, else nothing."""
+        if self.facing is not None:
+            return f", facing {self.facing}"
+        if self.wall is not None:
+            return f", on {self.wall} wall"
+        return ""
+
 
 @dataclass(frozen=True)
 class ProximityView:
