@@ -31,6 +31,8 @@ class Step:
         headers: Extra response headers (e.g. ``retry-after``).
         error_message: Message of the error body; ``{authorization}`` is replaced by the request's
             credential header, to test that callers scrub keys a server echoes back.
+        answer: A whole JSON answer body sent as is with status 200 (provider-specific fields, or a
+            malformed answer), instead of one built from ``text``.
     """
 
     text: str = "FINAL ANSWER: Actions: [Observe()]"
@@ -40,6 +42,7 @@ class Step:
     thinking: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     error_message: str = "scripted error"
+    answer: str | None = None
 
 
 @dataclass
@@ -214,6 +217,9 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             if step.status != 200:
                 error = {"message": self._error_text(step, received), "type": "scripted", "code": step.status}
                 self._send_json(step.status, {"error": error}, step.headers)
+                return
+            if step.answer is not None:
+                self._send(200, "application/json", step.answer.encode(), step.headers)
                 return
             prompt_tokens = count_tokens(received.body)
             completion_tokens = len(step.text.split())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,38 @@ def test_openai_usage_is_accounted(server: FakeModelServer, api_keys: dict[str, 
     assert (record.model, record.retries, record.error, record.cached) == ("gpt-5.2", 0, None, False)
     assert record.extra["finish_reason"] == "stop"
     assert record.latency_s > 0
+
+
+def test_openai_compatible_extras_are_read(server: FakeModelServer, api_keys: dict[str, str]) -> None:
+    """vLLM-style reasoning beside the content, cached prompt tokens, and a server that sends no usage."""
+    message = {"role": "assistant", "content": "FINAL ANSWER: Actions: [Observe()]", "reasoning_content": "hmm"}
+    usage = {"prompt_tokens": 40, "completion_tokens": 9, "prompt_tokens_details": {"cached_tokens": 32}}
+    server.push(
+        Step(answer=json.dumps({"choices": [{"message": message, "finish_reason": "length"}], "usage": usage})),
+        Step(answer=json.dumps({"choices": [{"message": {"role": "assistant", "content": None}}]})),
+    )
+    with _openai(server) as agent:
+        first, second = agent.act(_conversation()), agent.act(_conversation())
+    assert first.text == "FINAL ANSWER: Actions: [Observe()]"
+    assert (first.record.input_tokens, first.record.output_tokens, first.record.reasoning_tokens) == (40, 9, None)
+    assert first.record.extra["reasoning"] == "hmm" and first.record.extra["cached_input_tokens"] == 32
+    assert first.record.extra["finish_reason"] == "length"
+    assert (second.text, second.record.input_tokens, second.record.error) == ("", 0, None)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ['{"choices": []}', "[1, 2]", '{"object": "error"}', "not json at all"],
+    ids=["no-choices", "a-list", "no-choices-key", "not-json"],
+)
+def test_openai_malformed_answers_are_recorded_failures(
+    server: FakeModelServer, api_keys: dict[str, str], answer: str
+) -> None:
+    server.push(Step(answer=answer), Step(text="never sent"))
+    with _openai(server) as agent:
+        reply = agent.act(_conversation())
+    assert reply.text == "" and reply.record.error
+    assert len(server.received) == 1  # a malformed answer is not retried: the same request would get it again
 
 
 @pytest.mark.parametrize(
