@@ -233,6 +233,14 @@ def test_bad_options_name_the_field(kwargs, error, message):
         ExploreEnv(**kwargs)
 
 
+def test_settings_are_checked_on_every_construction_until_they_are_found_feasible():
+    # the feasibility check is remembered per process only once it has passed
+    for _ in range(2):
+        with pytest.raises(ValueError, match="for `n_objects`"):
+            ExploreEnv(n_rooms=2, room_size=(3, 3), n_objects=9)
+    assert ExploreEnv(n_rooms=2, room_size=[3, 3], n_objects=4).generator_settings["room_size"] == (3, 3)
+
+
 def test_ansi_render_draws_the_agent():
     env = gym.make("TheoryOfSpace/Explore-v0", render_mode="ansi")
     env.reset(seed=0)

@@ -17,6 +17,7 @@ from theory_of_space.env.ascii_map import ascii_map
 from theory_of_space.env.knowledge import INITIAL_POS
 from theory_of_space.env.session import ExplorationSession, TurnOutcome
 from theory_of_space.env.text import IMAGE_OBSERVATION
+from theory_of_space.env.text_space import Text
 from theory_of_space.world.generate import OBJECT_SAMPLERS, TOPOLOGIES, generate_scene
 from theory_of_space.world.scene import Pose, Scene
 from theory_of_space.world.tos_format import load_tos_scene
@@ -168,25 +169,18 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
                 raise ValueError("expected `data_dir` (a folder of runNN scene folders) for scene_source='dataset'")
             if not Path(data_dir).is_dir():
                 raise ValueError(f"expected an existing folder for `data_dir`, got {data_dir!r}")
-        else:
-            # fail at construction, not at the first reset, on impossible generator settings
-            generate_scene(
-                0,
-                n_rooms=n_rooms,
-                room_size=room_size,
-                n_objects=n_objects,
-                topology=topology,
-                object_sampler=object_sampler,
-            )
-        self.scene_source = scene_source
-        self.data_dir = data_dir
-        self.generator_settings = {
+        generator_settings = {
             "n_rooms": n_rooms,
-            "room_size": tuple(room_size),
+            "room_size": room_size,
             "n_objects": n_objects,
             "topology": topology,
             "object_sampler": object_sampler,
         }
+        if scene_source == "procedural":
+            _check_generator_settings(generator_settings)
+        self.scene_source = scene_source
+        self.data_dir = data_dir
+        self.generator_settings = {**generator_settings, "room_size": tuple(room_size)}
         self.obs_mode = obs_mode
         self.image_source = image_source
         self.image_size = image_size
@@ -196,12 +190,12 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         self.prompt_options = prompts.PromptOptions(
             think=think, query_enabled=query_enabled, max_exp_steps=max_exp_steps, vision=obs_mode == "vision"
         )
-        text_space = spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
+        text_space = Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
         observation: dict[str, spaces.Space[Any]] = {"text": text_space}
         if obs_mode == "vision":
             observation["image"] = spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
         self.observation_space = spaces.Dict(observation)
-        self.action_space = spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
+        self.action_space = Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
         self.scene: Scene | None = None
         self.session: ExplorationSession | None = None
         self._scene_folder: Path | None = None
@@ -414,6 +408,21 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         if final:
             info["metrics"] = self.session.metrics()
         return info
+
+
+_FEASIBLE_SETTINGS: set[str] = set()
+
+
+def _check_generator_settings(settings: dict[str, Any]) -> None:
+    """Fail at construction, not at the first reset, on impossible generator settings.
+
+    Generating a scene is the only complete check; it is done once per process for each set of settings,
+    so a pool making one env per thread does not pay it again.
+    """
+    key = repr(sorted(settings.items()))
+    if key not in _FEASIBLE_SETTINGS:
+        generate_scene(0, **settings)
+        _FEASIBLE_SETTINGS.add(key)
 
 
 def _choice(field: str, value: Any, allowed: Sequence[Any]) -> None:
