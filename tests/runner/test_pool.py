@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.agents.fake_servers import FakeModelServer, Step
+from theory_of_space.agents.base import AgentReply, CallRecord
 from theory_of_space.agents.scripted import scout_agent
 from theory_of_space.runner.episode import run_episode
 from theory_of_space.runner.pool import AgentSpec, EpisodeJob, run_episodes, split_in_flight
@@ -49,3 +50,31 @@ def test_a_model_shared_by_many_episodes_never_exceeds_the_total_limit(processes
     assert len(server.received) == 12 * 4
     assert 1 < server.peak_in_flight <= 4
     assert all(len(r.turns) == 4 and r.truncated and all(t.valid for t in r.turns) for r in results)
+
+
+class EchoScene:
+    """An agent the factory does not know: it names its scene, then ends the episode."""
+
+    def __init__(self, scene):
+        self.name = f"echo-{scene.scene_id[:8]}"
+
+    def act(self, messages):
+        return AgentReply("FINAL ANSWER: Actions: [Term()]", CallRecord(model=self.name))
+
+
+def echo_agent(scene):
+    return EchoScene(scene)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_any_agent_runs_in_the_pool_through_a_function_of_the_scene(processes):
+    jobs = [EpisodeJob(generate_scene(seed, n_rooms=2), env_kwargs={"reward": "none"}) for seed in range(4)]
+    results = run_episodes(jobs, echo_agent, in_flight=2, processes=processes)
+    assert [r.agent for r in results] == [f"echo-{job.scene.scene_id[:8]}" for job in jobs]
+    assert all(r.terminated and len(r.turns) == 1 for r in results)
+
+
+def test_workers_refuse_an_agent_function_they_cannot_receive():
+    jobs = [EpisodeJob(generate_scene(0, n_rooms=2))]
+    with pytest.raises(TypeError, match="picklable agent function"):
+        run_episodes(jobs, lambda scene: EchoScene(scene), in_flight=2, processes=2)

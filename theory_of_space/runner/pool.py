@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import pickle
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,10 @@ class AgentSpec:
     query_enabled: bool = True
 
 
+AgentSource = AgentSpec | Callable[[Scene], Agent]
+"""How a pool gets each episode's agent: a spec it builds from, or a function of the episode's scene."""
+
+
 def split_in_flight(in_flight: int, processes: int) -> list[int]:
     """Each process's share of the in-flight limit; the shares add up to ``in_flight``."""
     if processes < 1 or in_flight < processes:
@@ -53,31 +58,23 @@ def split_in_flight(in_flight: int, processes: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(processes)]
 
 
-def run_episodes_threaded(jobs: Sequence[EpisodeJob], agent: AgentSpec, *, in_flight: int) -> list[EpisodeResult]:
+def run_episodes_threaded(jobs: Sequence[EpisodeJob], agent: AgentSource, *, in_flight: int) -> list[EpisodeResult]:
     """Run ``jobs`` in this process, ``in_flight`` episodes (and model requests) at a time.
 
     Args:
         jobs: the episodes.
-        agent: how to build each episode's agent; model agents of one model share their in-flight limit.
-        in_flight: episodes run at once; also the model's limit on requests in flight.
+        agent: an :class:`AgentSpec` (model agents of one model then share one client and their in-flight
+            limit, and the pool closes them), or a function giving each episode's agent from its scene (any
+            :class:`~theory_of_space.agents.base.Agent`; the caller owns and closes what it returns).
+        in_flight: episodes run at once; also the model's limit on requests in flight for an ``AgentSpec``.
 
     Returns:
         One result per job, in order.
     """
-    overrides = {**agent.overrides, "max_concurrent": in_flight}
-
-    def build(scene: Scene) -> Agent:
-        return make_agent(
-            agent.spec,
-            scene=scene,
-            query_enabled=agent.query_enabled,
-            config_path=agent.config_path,
-            overrides=overrides,
-        )
-
-    # A model agent keeps no state between calls, so one (one SDK client, one connection pool) serves
-    # every episode of the process; a scripted proxy plans on its scene, so each episode gets its own.
-    shared = None if is_scripted(agent.spec) or not jobs else build(jobs[0].scene)
+    if isinstance(agent, AgentSpec):
+        build, shared = _spec_builder(agent, in_flight, jobs)
+    else:
+        build, shared = agent, None
 
     # Each thread keeps its envs and resets them with the next scene: making an env per episode would
     # repeat gym.make and the passive env checker, whose first-observation check alone costs ~4 ms.
@@ -106,13 +103,39 @@ def run_episodes_threaded(jobs: Sequence[EpisodeJob], agent: AgentSpec, *, in_fl
             close()
 
 
+def _spec_builder(
+    spec: AgentSpec, in_flight: int, jobs: Sequence[EpisodeJob]
+) -> tuple[Callable[[Scene], Agent], Agent | None]:
+    """The per-episode builder for ``spec``, and the one agent every episode shares when it is a model."""
+    overrides = {**spec.overrides, "max_concurrent": in_flight}
+
+    def build(scene: Scene) -> Agent:
+        return make_agent(
+            spec.spec,
+            scene=scene,
+            query_enabled=spec.query_enabled,
+            config_path=spec.config_path,
+            overrides=overrides,
+        )
+
+    # A model agent keeps no state between calls, so one (one SDK client, one connection pool) serves
+    # every episode of the process; a scripted proxy plans on its scene, so each episode gets its own.
+    shared = None if is_scripted(spec.spec) or not jobs else build(jobs[0].scene)
+    return build, shared
+
+
 def run_episodes(
-    jobs: Sequence[EpisodeJob], agent: AgentSpec, *, in_flight: int = 8, processes: int = 1
+    jobs: Sequence[EpisodeJob], agent: AgentSource, *, in_flight: int = 8, processes: int = 1
 ) -> list[EpisodeResult]:
     """Run ``jobs`` over ``processes`` worker processes with at most ``in_flight`` episodes at a time in all.
 
     With ``processes=1`` everything runs in this process. Worker processes are spawned (never forked,
-    so SDK clients and threads start clean) and return their results in job order.
+    so SDK clients and threads start clean) and return their results in job order. ``agent`` is as for
+    :func:`run_episodes_threaded`; across processes a function must be picklable (defined at module level),
+    and each worker calls it for its own episodes.
+
+    Raises:
+        TypeError: ``agent`` is a function that cannot be sent to worker processes.
 
     Example:
         >>> jobs = [EpisodeJob(generate_scene(seed)) for seed in range(64)]  # doctest: +SKIP
@@ -121,6 +144,14 @@ def run_episodes(
     shares = split_in_flight(in_flight, processes)
     if processes == 1:
         return run_episodes_threaded(jobs, agent, in_flight=in_flight)
+    if not isinstance(agent, AgentSpec):
+        try:
+            pickle.dumps(agent)
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            raise TypeError(
+                f"worker processes need an AgentSpec or a picklable agent function (one defined at module "
+                f"level), got {agent!r}: {error}"
+            ) from error
     chunks = [list(jobs[i::processes]) for i in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
@@ -131,7 +162,7 @@ def run_episodes(
     return results
 
 
-def _worker(jobs: list[EpisodeJob], agent: AgentSpec, in_flight: int) -> list[EpisodeResult]:
+def _worker(jobs: list[EpisodeJob], agent: AgentSource, in_flight: int) -> list[EpisodeResult]:
     import theory_of_space  # noqa: F401  (registers the env ids in the spawned process)
 
     return run_episodes_threaded(jobs, agent, in_flight=in_flight)
