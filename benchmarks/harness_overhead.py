@@ -7,8 +7,8 @@ flight, and alternate for ``--rounds`` rounds:
 
 - **harness**: the episodes run through :func:`theory_of_space.runner.pool.run_episodes_threaded` with a
   real ``openai`` SDK client: env steps, transcripts, history limits, retries, call records;
-- **bare SDK**: the peer, the request bodies those episodes send (built before the clock) posted with the
-  same SDK client and nothing else: no env, no harness.
+- **bare SDK**: the peer, the request bodies those episodes send (built before the clock) posted with a
+  plain ``openai.OpenAI`` client and nothing else: no env, no harness.
 
 With zero overhead a workload would take ``requests * latency / in_flight`` seconds; the script prints each
 one's achieved fraction of that ideal (median over the rounds) and their ratio. The target is a harness
@@ -59,6 +59,7 @@ class _FixedReply:
 def _worker(url: str, seeds: list[int], in_flight: int, steps: int, reward: str, channel: Connection) -> None:
     """Set up, say ready, then run each workload the parent names at the start time it gives."""
     import gymnasium as gym
+    import openai
 
     import theory_of_space  # noqa: F401  (registers the env ids)
     from theory_of_space.agents.base import Message
@@ -78,7 +79,8 @@ def _worker(url: str, seeds: list[int], in_flight: int, steps: int, reward: str,
     episodes_bodies = [
         [agent.client.build_request(messages[: 2 + 2 * turn]) for turn in range(steps)] for messages in transcripts
     ]
-    sdk = agent.client._client  # the very SDK client the harness's agent posts with
+    sdk = openai.OpenAI(api_key="EMPTY", base_url=url, max_retries=0)
+    sdk.post("/chat/completions", body=episodes_bodies[0][0], cast_to=object)
 
     def post_episode(bodies: list[dict[str, Any]]) -> int:
         for body in bodies:
@@ -103,6 +105,7 @@ def _worker(url: str, seeds: list[int], in_flight: int, steps: int, reward: str,
         requests = run(workload)
         channel.send((requests, time.process_time() - cpu, time.time()))
     agent.close()
+    sdk.close()
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
