@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from theory_of_space.world.scene import Scene
+from theory_of_space.world.scene import Scene, SceneObject
 from theory_of_space.world.view import ItemView
+from theory_of_space.world.visibility import visible_items
 
 TaskId = Literal["dir", "persp", "perc_dec", "act2view", "view2act", "alloc", "ment_rot", "loc2view", "view2loc"]
 TaskGroup = Literal["route", "survey"]
@@ -176,3 +177,15 @@ def weighted_pick(rng: np.random.Generator, items: list[Any], weights: list[floa
     """One element drawn with probability proportional to its weight."""
     total = float(sum(weights))
     return items[int(rng.choice(len(items), p=[w / total for w in weights]))]
+
+
+def oriented_anchors(scene: Scene) -> list[tuple[SceneObject, list[SceneObject]]]:
+    """Each oriented object with the objects it sees, leaving out those that see none (persp, perc_dec)."""
+    anchors = []
+    for anchor in scene.objects:
+        if anchor.facing is None:
+            continue
+        seen = [o for o in visible_items(scene, anchor.cell, anchor.facing, anchor.rooms) if isinstance(o, SceneObject)]
+        if seen:
+            anchors.append((anchor, seen))
+    return anchors

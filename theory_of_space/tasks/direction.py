@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory_of_space.tasks.base import Draft, Question, Score, TaskUnavailable, pick
+from theory_of_space.tasks.base import Draft, Question, Score, TaskUnavailable, oriented_anchors, pick
 from theory_of_space.tasks.scoring import score_direction_distance
 from theory_of_space.world.geometry import cardinal_of_offset, distance, distance_label, sub
 from theory_of_space.world.scene import Scene, SceneObject
 from theory_of_space.world.view import describe_item
-from theory_of_space.world.visibility import visible_items
 
 DIR_FORMAT = "<cardinal direction>, <distance>"
 PERSP_FORMAT = "<ego direction>, <distance>"
@@ -74,20 +73,9 @@ def persp_relation(scene: Scene, target: str, anchor: str) -> str | None:
     return f"{view.direction}, {view.distance}"
 
 
-def _persp_anchors(scene: Scene) -> list[tuple[SceneObject, list[SceneObject]]]:
-    anchors = []
-    for anchor in scene.objects:
-        if anchor.facing is None:
-            continue
-        seen = [o for o in visible_items(scene, anchor.cell, anchor.facing, anchor.rooms) if isinstance(o, SceneObject)]
-        if seen:
-            anchors.append((anchor, seen))
-    return anchors
-
-
 def generate_persp(scene: Scene, rng: np.random.Generator) -> Draft:
     """A random oriented object that sees at least one other object; the target is one it sees."""
-    anchors = _persp_anchors(scene)
+    anchors = oriented_anchors(scene)
     if not anchors:
         raise TaskUnavailable("persp", "no oriented object sees another object")
     anchor, seen = pick(rng, anchors)

@@ -17,6 +17,7 @@ from theory_of_space.tasks.base import (
     Score,
     TaskUnavailable,
     observation_list,
+    oriented_anchors,
     sample,
     view_from_dict,
     view_to_dict,
@@ -24,9 +25,9 @@ from theory_of_space.tasks.base import (
 )
 from theory_of_space.tasks.parsing import parse_name_list
 from theory_of_space.world.geometry import Facing
-from theory_of_space.world.scene import Item, Scene, SceneObject
+from theory_of_space.world.scene import Item, Scene
 from theory_of_space.world.view import ItemView, describe_item
-from theory_of_space.world.visibility import is_visible, visible_items
+from theory_of_space.world.visibility import is_visible
 
 PERC_DEC_FORMAT = "<object_name>"
 MAX_OBSERVATIONS = 3
@@ -46,13 +47,7 @@ def reproduces(scene: Scene, item: Item, observations: Sequence[ItemView]) -> bo
 
 def generate_perc_dec(scene: Scene, rng: np.random.Generator) -> Draft:
     """An oriented anchor drawn in proportion to how many objects it sees; up to 3 of its observations."""
-    anchors: list[tuple[SceneObject, list[SceneObject]]] = []
-    for anchor in scene.objects:
-        if anchor.facing is None:
-            continue
-        seen = [o for o in visible_items(scene, anchor.cell, anchor.facing, anchor.rooms) if isinstance(o, SceneObject)]
-        if seen:
-            anchors.append((anchor, seen))
+    anchors = oriented_anchors(scene)
     if not anchors:
         raise TaskUnavailable("perc_dec", "no oriented object sees another object")
     anchor, seen = weighted_pick(rng, anchors, [len(s) for _, s in anchors])
