@@ -11,8 +11,8 @@ class Text(spaces.Text):
     """``gymnasium.spaces.Text`` whose ``contains`` checks the characters in one set operation.
 
     Gymnasium tests membership one character at a time in Python, about 0.5 ms for a 3,600-character
-    observation; the passive env checker does that on every new env's first reset and vector envs on
-    every ``reset``/``step`` of their checks. The answer is the same for every input.
+    observation, and the passive env checker does that on every new env's first reset and step. The
+    answer is the same for every input.
     """
 
     def contains(self, x: Any) -> bool:

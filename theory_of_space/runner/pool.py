@@ -77,7 +77,7 @@ def run_episodes_threaded(jobs: Sequence[EpisodeJob], agent: AgentSource, *, in_
         build, shared = agent, None
 
     # Each thread keeps its envs and resets them with the next scene: making an env per episode would
-    # repeat gym.make and the passive env checker, whose first-observation check alone costs ~4 ms.
+    # repeat gym.make and the passive env checker (about 0.5 ms together, against 0.06 ms for a reset).
     local = threading.local()
     made: list[gym.Env] = []
 
