@@ -52,3 +52,33 @@ def test_malformed_record_names_the_file(tmp_path, capsys):
 def test_rescore_without_anything_stored(tmp_path, capsys):
     assert main(["rescore", str(tmp_path)]) == 2
     assert "no stored evaluations or probe records" in capsys.readouterr().err
+
+
+def test_evaluate_mode_flag(capsys):
+    args = ["evaluate", "--agent", "oracle", "--scenes", "1", "--tasks", "dir", "--mode", "use_gt_cogmap"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "use_gt_cogmap mode" in out and "| oracle | 1.0 | 100.0 |" in out
+
+
+def test_a_model_answerer_gets_the_in_flight_limit(monkeypatch, capsys):
+    import theory_of_space.commands.probe as probe
+
+    seen = {}
+
+    def fake_make_agent(spec, *, scene, config_path=None, overrides=None, **_):
+        seen.update(spec=spec, overrides=overrides)
+
+        class Silent:
+            name = spec
+
+            def act(self, messages):
+                return "THINK: ?\nFINAL ANSWER: {}"
+
+        return Silent()
+
+    monkeypatch.setattr(probe, "make_agent", fake_make_agent)
+    argv = ["probe", "--agent", "openai:some-model", "--explorer", "scout", "--scenes", "1", "--in-flight", "3"]
+    assert main(argv) == 0
+    assert seen == {"spec": "openai:some-model", "overrides": {"max_concurrent": 3}}
+    assert "probes answered by openai:some-model" in capsys.readouterr().out

@@ -105,7 +105,14 @@ def _probe(args: argparse.Namespace) -> int:
     replays = [replay_episode(e.scene, e.messages, agent=explorer, query_enabled=query) for e in episodes]
     per_episode = [build_probe_requests(replay, kinds) for replay in replays]
     owner: dict[int, Scene] = {id(r): replay.scene for replay, rs in zip(replays, per_episode) for r in rs}
-    shared = None if is_scripted(agent) else make_agent(agent, scene=scenes[0], config_path=args.model_config)
+    # one model agent serves every probe; its own limit on requests in flight matches the pool's
+    shared = (
+        None
+        if is_scripted(agent)
+        else make_agent(
+            agent, scene=scenes[0], config_path=args.model_config, overrides={"max_concurrent": args.in_flight}
+        )
+    )
     writers: dict[str, Any] = {}
 
     def answerer_for(request: ProbeRequest) -> Any:
