@@ -16,6 +16,8 @@ from theory_of_space.world.geometry import Cell, Facing
 from theory_of_space.world.scene import Scene, SceneObject, is_room_code, scene_seed
 
 ChangeKind = Literal["move", "rotate"]
+ChangeType = Literal["position", "orientation"]
+"""How an agent names a change: a move is a ``position`` change, a rotation an ``orientation`` change."""
 DEFAULT_N_CHANGES = 4
 MAX_ROTATIONS = 2
 """At most this many changes are rotations; the rest are moves."""
@@ -37,7 +39,7 @@ class SceneChange:
     facing_to: Facing | None
 
     @property
-    def type_label(self) -> str:
+    def type_label(self) -> ChangeType:
         """The change type as an agent reports it: ``position`` for a move, ``orientation`` for a rotation."""
         return "position" if self.kind == "move" else "orientation"
 
