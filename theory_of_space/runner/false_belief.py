@@ -84,7 +84,9 @@ MapWriter = Callable[[FalseBeliefTurn | None], str]
 """Writes a map reply: the last exploration-phase global map for None, the ``global_fb`` map for a turn."""
 
 
-def score_map_writer(episode: FalseBeliefEpisode, write: MapWriter, *, inertia_skip_exact: bool = True) -> dict[str, Any]:
+def score_map_writer(
+    episode: FalseBeliefEpisode, write: MapWriter, *, inertia_skip_exact: bool = True
+) -> dict[str, Any]:
     """Score the maps a writer gives for one episode; returns the probe scores' dict."""
     last = parse_cogmap(write(None), "global")
     maps = []
