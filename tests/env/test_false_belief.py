@@ -1,6 +1,7 @@
 import json
 import pickle
 import re
+import shutil
 
 import gymnasium as gym
 import numpy as np
@@ -216,3 +217,25 @@ def test_scripted_false_belief_agents_differ_only_in_their_maps():
     assert as_json(inertial.exploration_map(explored=explored, pose=pose)) == as_json(old_map)
     with pytest.raises(ValueError, match="`mode`"):
         type(updating)("forgetful", scene, changed, changes)
+
+
+def test_dataset_pictures_of_the_phase_are_the_fbexp_files(tmp_path, reference_dir):
+    from PIL import Image
+
+    folder = tmp_path / "run00"
+    folder.mkdir()
+    for name in ("meta_data.json", "falsebelief_exp.json"):
+        shutil.copy(reference_dir / "run00" / name, folder / name)
+    for entry in json.loads((folder / "meta_data.json").read_text())["images"]:
+        Image.new("RGB", (40, 40), (10, 20, 30)).save(folder / entry["file"])
+    Image.new("RGB", (40, 40), (200, 100, 50)).save(folder / "agent_facing_east_fbexp.png")
+    env = gym.make(
+        "TheoryOfSpace/Explore-Vision-FalseBelief-v0",
+        scene_source="dataset",
+        data_dir=str(tmp_path),
+        image_source="dataset",
+        image_size=40,
+    )
+    _explore_then_term(env, seed=0)
+    obs, *_ = env.step("Actions: [Rotate(90), Observe()]")
+    assert obs["image"][0, 0].tolist() == [200, 100, 50]

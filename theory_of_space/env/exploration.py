@@ -144,6 +144,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
 
     - v0: initial release; the vision world (``obs_mode="vision"``) and ``render_mode="rgb_array"``
       were added without changing the text world.
+      The false-belief phase (``false_belief=True`` and its two ids) was added the same way: with the
+      option off, episodes are unchanged.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
