@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TOS_REFERENCE
+from tests.probes.episodes import OBSERVE, TERM, TURN_RIGHT, play
 
 _SHARED_REFERENCE = Path("/work/shared/tos-reference/3-room")
 
@@ -20,3 +21,9 @@ def reference_dir() -> Path:
         if folder.is_dir():
             return folder
     pytest.skip(f"the published reference scenes are not at {TOS_REFERENCE}")
+
+
+@pytest.fixture
+def two_turn_episode(example_scene):
+    """run00: Observe, an unparseable reply, Rotate(90) + Observe, Term."""
+    return play(example_scene, [OBSERVE, "no actions here", TURN_RIGHT, TERM])

@@ -12,7 +12,7 @@ from theory_of_space.env.false_belief import false_belief_target
 from theory_of_space.world.perturb import SceneChange
 from theory_of_space.world.scene import Scene
 
-SCRIPTED_AGENTS = ("scout", "strategist", "random", "updating", "inertial")
+SCRIPTED_AGENTS = ("scout", "strategist", "random", "oracle", "belief", "updating", "inertial")
 
 
 def is_scripted(spec: str) -> bool:
@@ -33,8 +33,11 @@ def make_agent(
     """An agent for one episode on ``scene``.
 
     Args:
-        spec: ``scout``, ``strategist``, ``random``, ``updating`` or ``inertial``; anything else is a model
-            (``openai:gpt-5.2``, ``anthropic:...``, ``hf:PATH``, or an entry name of the model configuration file).
+        spec: ``scout``, ``strategist`` or ``random``; ``oracle`` or ``belief`` (the non-model answerers of
+            the tasks, which also write cognitive maps; ``belief`` explores as STRATEGIST, ``oracle`` ends
+            exploration at once); ``updating`` or ``inertial`` (the scripted false-belief agents); anything
+            else is a model (``openai:gpt-5.2``, ``anthropic:...``, ``hf:PATH``, or an entry name of the model
+            configuration file).
         scene: the episode's scene (scripted proxies plan on it; models never see it).
         seed: the random agent's seed.
         query_enabled: whether proxies may plan ``Query`` actions.
@@ -51,6 +54,10 @@ def make_agent(
         return strategist_agent(scene, query_enabled=query_enabled)
     if name == "random":
         return RandomAgent(scene, seed=seed)
+    if name in ("oracle", "belief"):
+        from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
+
+        return OracleAnswerer(scene) if name == "oracle" else BeliefAnswerer(scene, query_enabled=query_enabled)
     if name in FALSE_BELIEF_AGENTS:
         changed, changes = false_belief_target(scene) if false_belief is None else false_belief
         return FalseBeliefAgent(name, scene, changed, changes, query_enabled=query_enabled)  # type: ignore[arg-type]

@@ -24,6 +24,8 @@ from theory_of_space.world.scene import DOOR_CODES, Scene
 
 MAX_PER_SIDE = 3
 """At most this many explored and this many unexplored cells are drawn per room."""
+MAX_CANDIDATES = 26
+"""One letter per candidate; beyond 26 drawn cells (9 or more visited rooms) the last ones are dropped."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,14 @@ class ObserveRecord:
     cell: Cell
     facing: Facing
     rooms: tuple[int, ...]
+    anchor: str = "initial_pos"
+    """The item the agent stood on (``initial_pos`` at the start cell)."""
+
+
+def is_explored(scene: Scene, observations: Sequence[ObserveRecord], cell: Cell) -> bool:
+    """Whether ``cell`` lay inside the cone of an ``Observe()`` made in one of its rooms."""
+    rooms = scene.rooms_at(cell)
+    return any(in_field_of_view(o.cell, o.facing, cell) for o in observations if set(rooms) & set(o.rooms))
 
 
 @dataclass(frozen=True)
@@ -88,20 +98,12 @@ def fog_candidates(
     order = rng.permutation(len(drawn)) if drawn else []
     letters: dict[str, Cell] = {}
     unexplored_letters = set()
-    for letter, index in zip(_letters(len(drawn)), order):
+    for letter, index in zip(string.ascii_uppercase[:MAX_CANDIDATES], order):
         cell, hidden = drawn[int(index)]
         letters[letter] = cell
         if hidden:
             unexplored_letters.add(letter)
     return FogCandidates(letters, frozenset(unexplored_letters))
-
-
-def _letters(n: int) -> list[str]:
-    """A, B, ..., Z, then AA, AB, ... (a scene of many rooms can need more than 26)."""
-    out = list(string.ascii_uppercase[: min(n, 26)])
-    for i in range(26, n):
-        out.append(string.ascii_uppercase[i // 26 - 1] + string.ascii_uppercase[i % 26])
-    return out
 
 
 def fog_map_text(scene: Scene, candidates: FogCandidates, agent_cell: Cell) -> str:
@@ -142,7 +144,7 @@ def fog_prompt(scene: Scene, candidates: FogCandidates, agent_cell: Cell) -> str
     )
 
 
-_LETTER = re.compile(r"^[A-Z]{1,2}$")
+_LETTER = re.compile(r"^[A-Z]$")
 
 
 def parse_fog(reply: Any) -> frozenset[str] | None:
@@ -177,3 +179,21 @@ def score_fog(reply: str | Iterable[str] | None, candidates: Mapping[str, Cell],
         return 0.0
     precision, recall = hits / len(cells), hits / len(truth_cells)
     return 2 * precision * recall / (precision + recall)
+
+
+def read_fog_map(prompt: str) -> dict[str, Cell]:
+    """The letters of a fog prompt's symbolic map and their grid cells (bottom-left is (0, 0))."""
+    for block in prompt.split("\n\n"):
+        rows = block.split("\n")
+        if len(rows) > 1 and all(rows) and len({len(r) for r in rows}) == 1 and all(set(r) <= _MAP_CHARS for r in rows):
+            height = len(rows)
+            return {
+                char: (x, height - 1 - r)
+                for r, row in enumerate(rows)
+                for x, char in enumerate(row)
+                if char in string.ascii_uppercase
+            }
+    return {}
+
+
+_MAP_CHARS = frozenset(".#+*" + string.ascii_uppercase)
