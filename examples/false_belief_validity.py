@@ -18,8 +18,8 @@ import gymnasium as gym
 import theory_of_space  # noqa: F401  (registers the env ids)
 from theory_of_space.agents.false_belief import FALSE_BELIEF_AGENTS, FalseBeliefAgent
 from theory_of_space.probes.false_belief import summarise_false_belief
+from theory_of_space.probes.false_belief_requests import false_belief_episode, run_false_belief_probes
 from theory_of_space.runner.episode import run_episode
-from theory_of_space.runner.false_belief import false_belief_episode, score_map_writer
 from theory_of_space.world.generate import generate_scene
 
 FIGURES = ("f1_pos", "f1_ori", "f1_overall", "correctness_pos", "correctness_ori", "inertia_pos", "inertia_ori")
@@ -35,15 +35,9 @@ def evaluate(mode: str, n_scenes: int, *, inertia_skip_exact: bool) -> dict:
         changed, changes = explore_env.false_belief_scene, explore_env.false_belief_changes
         agent = FalseBeliefAgent(mode, scene, changed, changes)
         result = run_episode(env, agent, options={"scene": scene})
-        episode = false_belief_episode(result, changed)
-
-        def write(turn, episode=episode, agent=agent):
-            if turn is None:
-                return agent.exploration_map(explored=episode.explored, pose=episode.exploration_pose)
-            return agent.false_belief_map(explored=episode.explored, seen_again=turn.seen_again, pose=turn.pose)
-
-        probes = score_map_writer(episode, write, inertia_skip_exact=inertia_skip_exact)
-        samples.append({"identification": episode.identification, "probes": probes})
+        record = run_false_belief_probes(false_belief_episode(result, changed), agent.answer_probe, in_flight=1)
+        probes = record.score(inertia_skip_exact=inertia_skip_exact)
+        samples.append({"identification": record.identification, "probes": probes})
     return summarise_false_belief(samples)
 
 

@@ -222,4 +222,3 @@ def test_summary_pools_items_and_leaves_undefined_out():
     assert summary["f1_pos"] == 0.5 and summary["f1_ori"] == 0.5 and summary["redundancy"] == 2
     assert summary["inertia_pos"] == pytest.approx(0.5) and summary["inertia_ori"] == 1.0
     assert summary["correctness"] == 0.5 and summary["skipped"] == {"exact": 3} and summary["invalid_maps"] == 1
-

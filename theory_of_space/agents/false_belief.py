@@ -21,6 +21,7 @@ from theory_of_space.env.actions import Action, Term, format_actions
 from theory_of_space.env.false_belief import DEFAULT_MAX_FALSE_BELIEF_STEPS, FALSE_BELIEF_HEADING
 from theory_of_space.env.session import ExplorationSession
 from theory_of_space.probes.cogmap import AGENT, MapEntry
+from theory_of_space.probes.requests import ProbeRequest
 from theory_of_space.world.perturb import SceneChange
 from theory_of_space.world.scene import Pose, Scene, normalise_name
 
@@ -89,6 +90,17 @@ class FalseBeliefAgent:
     def exploration_map(self, *, explored: Iterable[str], pose: Pose) -> str:
         """The global map reply after exploration: the true places of the observed items (both modes)."""
         return map_reply(belief_map(self.scene, explored, pose))
+
+    def answer_probe(self, request: ProbeRequest) -> str:
+        """Answer a false-belief episode's map probe from its ``context`` (a ``ProbeAnswerer`` function).
+
+        ``global`` probes get the exploration map, ``global_fb`` probes the mode's map.
+        """
+        context = request.context
+        pose = Pose.from_dict(context["pose"])
+        if request.kind == "global_fb":
+            return self.false_belief_map(explored=context["explored"], seen_again=context["seen_again"], pose=pose)
+        return self.exploration_map(explored=context["explored"], pose=pose)
 
 
 def belief_map(scene: Scene, names: Iterable[str], pose: Pose) -> dict[str, MapEntry]:
