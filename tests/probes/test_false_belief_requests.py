@@ -95,3 +95,11 @@ def test_an_episode_without_the_phase_is_refused():
     result = run_episode(env, FalseBeliefAgent("updating", scene, scene, ()), options={"scene": scene})
     with pytest.raises(ValueError, match="no false-belief phase"):
         false_belief_episode(result, scene)
+
+
+def test_vision_episodes_keep_their_pictures_in_the_probe_context():
+    agent, episode = _play("updating", 4, obs_mode="vision", image_size=32)
+    requests = build_false_belief_requests(episode)
+    pictures = [m for r in requests for m in r.messages if m.images]
+    assert pictures and all(m.content.count("<image>") == len(m.images) for m in pictures)
+    assert run_false_belief_probes(episode, agent.answer_probe).score()["correctness"] == 1.0
