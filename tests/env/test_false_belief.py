@@ -210,6 +210,7 @@ def test_scripted_false_belief_agents_differ_only_in_their_maps():
     new_map, old_map = (
         agent.false_belief_map(explored=explored, seen_again=names, pose=pose) for agent in (updating, inertial)
     )
+
     def as_json(reply):
         return json.loads(reply.split("FINAL ANSWER: ", 1)[1])
 
