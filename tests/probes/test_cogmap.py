@@ -268,3 +268,12 @@ def test_perfect_map_after_two_turns_scores_037_against_the_full_truth(example_s
     assert scores.dir == pytest.approx(28 / 120)
     assert scores.facing == pytest.approx(4 / 10)
     assert round(scores.overall, 2) == 0.37
+
+
+@given(
+    st.dictionaries(st.text(max_size=6), st.text(max_size=6) | st.integers(), min_size=1, max_size=4),
+    st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=15),
+)
+def test_extraction_finds_an_object_with_braces_quotes_and_backslashes_in_its_strings(data, prose):
+    text = f"THINK: {prose} {{ oops\nFINAL ANSWER: {json.dumps(data, ensure_ascii=False)} {prose}"
+    assert extract_json(text) == data

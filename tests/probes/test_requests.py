@@ -154,3 +154,13 @@ def test_record_version_is_checked(two_turn_episode):
     data = run_probes(two_turn_episode, lambda request: "{}").to_dict()
     with pytest.raises(ValueError, match="version"):
         ProbeRecord.from_dict({**data, "version": 99})
+
+
+def test_probe_request_for_the_false_belief_phase():
+    from theory_of_space.agents.base import Message
+    from theory_of_space.probes.cogmap import DEFAULT_GLOBAL_FB_PROMPT
+    from theory_of_space.probes.requests import probe_request
+
+    request = probe_request([Message("user", "hi")], "global_fb", 2, phase="false_belief")
+    assert request.key == "fb_probe/t02/global_fb" and request.phase == "false_belief"
+    assert request.messages[-1].content == DEFAULT_GLOBAL_FB_PROMPT

@@ -208,16 +208,23 @@ def _balanced_spans(text: str) -> list[str]:
 _MAX_RESTARTS = 64
 
 
+_SPECIAL = re.compile(r'[{}"\\]')
+
+
 def _scan(text: str, begin: int, spans: list[str]) -> int:
-    """Append the balanced spans from ``begin``; return where an unclosed ``{`` starts, or -1."""
-    depth, start, in_string, escaped = 0, -1, False, False
-    for index in range(begin, len(text)):
+    """Append the balanced spans from ``begin``; return where an unclosed ``{`` starts, or -1.
+
+    Only braces, quotes and backslashes matter, so the scan jumps between them.
+    """
+    depth, start, in_string, skip_to = 0, -1, False, -1
+    for match in _SPECIAL.finditer(text, begin):
+        index = match.start()
+        if index < skip_to:
+            continue
         char = text[index]
         if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
+            if char == "\\":
+                skip_to = index + 2  # the escaped character never ends the string
             elif char == '"':
                 in_string = False
             continue

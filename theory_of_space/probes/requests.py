@@ -89,6 +89,24 @@ def probe_key(kind: str, turn: int, phase: str = "explore") -> str:
     return f"{prefix}/t{turn:02d}/{kind}"
 
 
+def probe_request(
+    context: Sequence[Message],
+    kind: str,
+    turn: int,
+    *,
+    phase: str = "explore",
+    prompt: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> ProbeRequest:
+    """One map probe after ``context``: the kind's prompt (or ``prompt``) as a new user message, keyed by turn.
+
+    The false-belief phase asks its ``global_fb`` maps through this with ``phase="false_belief"``.
+    """
+    text = map_prompt(kind) if prompt is None else prompt  # type: ignore[arg-type]
+    messages = (*context, Message("user", text))
+    return ProbeRequest(probe_key(kind, turn, phase), kind, turn, phase, messages, dict(extra or {}))
+
+
 Episode = EpisodeReplay | Any
 """An :class:`EpisodeReplay`, an ``EpisodeResult`` of the runner, or its stored ``to_dict()`` form."""
 
@@ -142,17 +160,13 @@ def build_probe_requests(episode: Episode, kinds: Iterable[str] = PROBE_KINDS) -
             continue
         context = _turn_context(replay, snapshot)
         for kind in asked:
-            extra: dict[str, Any] = {}
             if kind == "fog":
                 assert snapshot.fog is not None
                 prompt = fog_prompt(replay.scene, snapshot.fog, snapshot.pose.cell)
-                extra["letters"] = {k: list(v) for k, v in snapshot.fog.letters.items()}
+                letters = {k: list(v) for k, v in snapshot.fog.letters.items()}
+                requests.append(probe_request(context, kind, snapshot.turn, prompt=prompt, extra={"letters": letters}))
             else:
-                prompt = map_prompt(kind)  # type: ignore[arg-type]
-            messages = (*context, Message("user", prompt))
-            requests.append(
-                ProbeRequest(probe_key(kind, snapshot.turn), kind, snapshot.turn, "explore", messages, extra)
-            )
+                requests.append(probe_request(context, kind, snapshot.turn))
     return requests
 
 
@@ -264,9 +278,9 @@ class ProbeRecord:
             answerer=str(data.get("answerer", "")),
         )
 
-    def answer(self, kind: str, turn: int) -> ProbeAnswer | None:
+    def answer(self, kind: str, turn: int, phase: str = "explore") -> ProbeAnswer | None:
         """The answer of the probe of this kind at this turn, if it was asked."""
-        return self.answers.get(probe_key(kind, turn))
+        return self.answers.get(probe_key(kind, turn, phase))
 
 
 def assemble_probe_record(

@@ -47,7 +47,8 @@ def write_probe_reply(
     kind = probe_kind_of(last)
     if kind is None:
         return None
-    replay = replay_episode(scene, messages, query_enabled=query_enabled, solver=writer == "belief")
+    # the writers read the final knowledge only: no per-turn candidate counts
+    replay = replay_episode(scene, messages, query_enabled=query_enabled, solver=False)
     if kind == "fog":
         letters = read_fog_map(last)
         guess = _oracle_fog(replay, letters) if writer == "oracle" else _belief_fog(replay, letters)
