@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from theory_of_space.agents.base import Message
-from theory_of_space.probes.cogmap import map_prompt, parse_cogmap
+from theory_of_space.probes.cogmap import parse_cogmap
 from theory_of_space.probes.false_belief import FalseBeliefMap, score_false_belief_maps
 from theory_of_space.probes.replay import replay_episode, strip_budget_and_footer
 from theory_of_space.probes.requests import (
@@ -29,7 +29,7 @@ from theory_of_space.probes.requests import (
     ProbeRequest,
     answer_probes,
     build_probe_requests,
-    probe_key,
+    probe_request,
 )
 from theory_of_space.world.geometry import Facing
 from theory_of_space.world.perturb import SceneChange
@@ -122,24 +122,11 @@ def build_false_belief_requests(episode: FalseBeliefEpisode) -> list[ProbeReques
     exploration = [r for r in build_probe_requests(replay, ("global",)) if r.turn == len(replay.turns)]
     context = {"explored": list(episode.explored), "pose": _pose_dict(episode.exploration_pose)}
     requests = [replace(r, context={**r.context, **context}) for r in exploration]
-    prompt = Message("user", map_prompt("global_fb"))
     for turn in episode.turns:
         messages = list(episode.messages[: turn.message_index + 1])
         messages[-1] = replace(messages[-1], content=strip_budget_and_footer(messages[-1].content))
-        requests.append(
-            ProbeRequest(
-                key=probe_key("global_fb", turn.turn, FALSE_BELIEF_PHASE),
-                kind="global_fb",
-                turn=turn.turn,
-                phase=FALSE_BELIEF_PHASE,
-                messages=(*messages, prompt),
-                context={
-                    "explored": list(episode.explored),
-                    "seen_again": list(turn.seen_again),
-                    "pose": _pose_dict(turn.pose),
-                },
-            )
-        )
+        extra = {"explored": list(episode.explored), "seen_again": list(turn.seen_again), "pose": _pose_dict(turn.pose)}
+        requests.append(probe_request(messages, "global_fb", turn.turn, phase=FALSE_BELIEF_PHASE, extra=extra))
     return requests
 
 
