@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from theory_of_space.agents.factory import is_scripted, make_agent
+from theory_of_space.commands.probe_false_belief import add_false_belief_options, probe_false_belief
 from theory_of_space.probes.metrics import aggregate_probe_metrics, format_probe_table, probe_metrics
 from theory_of_space.probes.replay import replay_episode
 from theory_of_space.probes.requests import (
@@ -47,6 +48,7 @@ def add_probe_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--model-config", help="model configuration file (for model agents)")
     run.add_argument("--out", help=f"write each scene's {PROBE_FILE} under this folder")
     add_probe_scoring_options(run)
+    add_false_belief_options(run)
     run.set_defaults(func=_probe)
 
 
@@ -93,6 +95,9 @@ def _scenes(args: argparse.Namespace) -> list[Scene]:
 def _probe(args: argparse.Namespace) -> int:
     if args.scenes < 1 or args.in_flight < 1 or args.max_steps < 1:
         raise ValueError("expected positive --scenes, --in-flight and --max-steps")
+    if args.false_belief:
+        probe_false_belief(args, _scenes(args))
+        return 0
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     query = not args.no_query
     agent = args.agent.strip()
