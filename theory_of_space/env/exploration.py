@@ -18,6 +18,7 @@ from theory_of_space.env.knowledge import INITIAL_POS
 from theory_of_space.env.session import ExplorationSession, TurnOutcome
 from theory_of_space.env.text import IMAGE_OBSERVATION
 from theory_of_space.env.text_space import Text
+from theory_of_space.env.tools import ToolCalls, tool_specs
 from theory_of_space.world.generate import OBJECT_SAMPLERS, TOPOLOGIES, generate_scene
 from theory_of_space.world.scene import Pose, Scene
 from theory_of_space.world.tos_format import load_tos_scene
@@ -32,6 +33,7 @@ IMAGE_SOURCES = ("render", "dataset")
 DEFAULT_IMAGE_SIZE = 384
 MIN_IMAGE_SIZE = 32
 NORMALISERS = ("box", "published")
+ACTION_FORMATS = ("text", "tools")
 _SEED_SPACE = 2**31 - 1
 
 if TYPE_CHECKING:
@@ -55,6 +57,11 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     (cost 2, when ``query_enabled``) or ``Term()``. A list of action objects from
     :mod:`theory_of_space.env.actions` is accepted too. An unparseable reply is an invalid step: it uses
     one unit of budget, executes nothing and gets feedback that names the problem.
+
+    With ``action_format="tools"`` the action is the model's list of tool calls instead (OpenAI or
+    Anthropic shapes, or their JSON text; see :mod:`theory_of_space.env.tools`), with the same rules,
+    costs, failures and invalid-step codes; the prompts then ask for tool calls, and
+    ``info["tools"]`` after ``reset`` holds the tool schemas.
 
     ## Observation Space
 
@@ -88,7 +95,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     ``step_cost``, ``action_cost`` (total), ``budget_left``, ``steps``, ``steps_excluding_term``,
     ``invalid_steps``, ``budget_used``, ``action_failures``, ``action_counts``, ``agent`` (cell,
     allocentric cell, facing, rooms, anchor), ``visible``, ``newly_observed``, ``observed``,
-    ``node_coverage``, ``edge_coverage`` and ``message_parts`` (``result``, ``budget``, ``footer``).
+    ``node_coverage``, ``edge_coverage``, ``action_format`` and ``message_parts`` (``result``, ``budget``,
+    ``footer``).
     In the vision world also ``image_attached`` and ``images`` (see Observation Space).
     ``information_gain`` is in every step's info when ``reward="info_gain"``; with other rewards the
     solver runs only once, at the end of the episode, and the value appears on the final step. On the
@@ -106,6 +114,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     - ``think``: whether prompts ask for a ``THINK:`` section (default True).
     - ``max_exp_steps``: the turn budget (default 20). ``query_enabled``: allow ``Query`` (default True).
     - ``reward``: ``"info_gain"``, ``"coverage"`` or ``"none"``.
+    - ``action_format``: ``"text"`` (default; the ``Actions: [ ... ]`` grammar) or ``"tools"`` (tool calls).
     - ``info_gain_normaliser``: ``"box"`` (default, never negative) or ``"published"``.
     - ``render_mode``: ``"ansi"`` (a top-down ASCII map with the agent), ``"rgb_array"`` (a top-down
       picture of the whole scene with the agent and the cells it sees) or None.
@@ -138,6 +147,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         query_enabled: bool = True,
         reward: str = "info_gain",
         info_gain_normaliser: str = "box",
+        action_format: str = "text",
         render_mode: str | None = None,
         **unknown: Any,
     ) -> None:
@@ -157,6 +167,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             )
         _choice("reward", reward, REWARDS)
         _choice("info_gain_normaliser", info_gain_normaliser, NORMALISERS)
+        _choice("action_format", action_format, ACTION_FORMATS)
         if render_mode is not None:
             _choice("render_mode", render_mode, tuple(self.metadata["render_modes"]))
         if topology is not None:
@@ -188,7 +199,11 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         self.info_gain_normaliser = info_gain_normaliser
         self.render_mode = render_mode
         self.prompt_options = prompts.PromptOptions(
-            think=think, query_enabled=query_enabled, max_exp_steps=max_exp_steps, vision=obs_mode == "vision"
+            think=think,
+            query_enabled=query_enabled,
+            max_exp_steps=max_exp_steps,
+            vision=obs_mode == "vision",
+            action_format=action_format,
         )
         text_space = Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
         observation: dict[str, spaces.Space[Any]] = {"text": text_space}
@@ -221,6 +236,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             "scene_source": dict(self.scene.source),
             **self._common_info(),
         }
+        if self.prompt_options.tools:
+            info["tools"] = tool_specs(query_enabled=self.prompt_options.query_enabled)
         obs: dict[str, Any] = {"text": text}
         if self.obs_mode == "vision":
             obs["image"] = self._blank_image()
@@ -228,11 +245,13 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             info["images"] = self._prompt_images()
         return obs, info
 
-    def step(self, action: str | Sequence[Action]):
+    def step(self, action: str | Sequence[Action] | Sequence[dict[str, Any]]):
         if self.session is None:
             raise RuntimeError("call reset() before step()")
         if self.session.done:
             raise RuntimeError("the episode has ended; call reset()")
+        if self.prompt_options.tools and not _is_action_objects(action):
+            action = ToolCalls(action)
         outcome = self.session.play(action)
         view = self._attach_view(outcome) if self.obs_mode == "vision" else None
         final = outcome.phase_end is not None
@@ -386,6 +405,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             "observed": list(session.coverage.observed),
             "node_coverage": session.coverage.node_coverage,
             "edge_coverage": session.coverage.edge_coverage,
+            "action_format": self.prompt_options.action_format,
         }
 
     def _step_info(self, outcome: TurnOutcome, parts: dict[str, str], final: bool) -> dict[str, Any]:
@@ -423,6 +443,11 @@ def _check_generator_settings(settings: dict[str, Any]) -> None:
     if key not in _FEASIBLE_SETTINGS:
         generate_scene(0, **settings)
         _FEASIBLE_SETTINGS.add(key)
+
+
+def _is_action_objects(action: Any) -> bool:
+    """Whether a step's action is a non-empty list of action objects (accepted in every action format)."""
+    return isinstance(action, (list, tuple)) and bool(action) and all(isinstance(a, Action) for a in action)
 
 
 def _choice(field: str, value: Any, allowed: Sequence[Any]) -> None:
