@@ -27,7 +27,7 @@ from theory_of_space.env.exploration import ExploreEnv
 from theory_of_space.env.tools import ToolCalls
 from theory_of_space.tasks.base import Question
 from theory_of_space.tasks.prompts import question_block
-from theory_of_space.tasks.suite import generate_questions, score_question
+from theory_of_space.tasks.suite import TASK_IDS, generate_questions, score_question
 from theory_of_space.world.generate import generate_scene
 from theory_of_space.world.scene import Scene
 from theory_of_space.world.tos_format import load_tos_scene
@@ -134,6 +134,9 @@ class TrainingEpisode:
         self.action_format = action_format
         self.n_questions = n_questions
         self.tasks = tuple(tasks) if tasks is not None else None
+        unknown = [task for task in self.tasks or () if task not in TASK_IDS]
+        if unknown:
+            raise ValueError(f"expected task ids from {', '.join(TASK_IDS)} for `tasks`, got {unknown}")
         self.scene: Scene | None = None
         self.phase: Phase = "done"
         self.system_prompt = ""
