@@ -152,6 +152,7 @@ def test_multiturn_env_takes_tool_calls_in_tools_mode():
     assert "call the action tools" in conversation[1]["content"]
     calls = [{"name": "Rotate", "arguments": {"degrees": 90}}, {"name": "Observe", "arguments": {}}]
     (conversation,), (reward,), _, (info,) = env.step([calls])
+    assert reward > 0
     assert info["env_info"]["valid"] and info["env_info"]["actions"] == ["Rotate(90)", "Observe()"]
     assert '"Rotate"' in conversation[-2]["content"]
 
