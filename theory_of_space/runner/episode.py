@@ -29,11 +29,14 @@ class TurnRecord:
     message: str
     info: dict[str, Any]
     record: CallRecord
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """The model's tool calls, when the env takes tool calls (``action_format="tools"``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "reply": self.reply,
+            "tool_calls": self.tool_calls,
             "valid": self.valid,
             "actions": self.actions,
             "message": self.message,
@@ -57,10 +60,16 @@ class EpisodeResult:
     truncated: bool
     reset_info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def action_format(self) -> str:
+        """How the agent acted: ``"text"`` (the action grammar) or ``"tools"`` (tool calls)."""
+        return str(self.reset_info.get("action_format", "text"))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": TRANSCRIPT_VERSION,
             "agent": self.agent,
+            "action_format": self.action_format,
             "scene_id": self.scene.scene_id,
             "scene": self.scene.to_dict(),
             "messages": [m.to_dict() for m in self.messages],
@@ -92,10 +101,12 @@ def run_episode(
     messages = [Message("system", info["system_prompt"]), _user_message(obs, info)]
     turns: list[TurnRecord] = []
     terminated = truncated = False
+    tools = info.get("action_format") == "tools"
     while not (terminated or truncated):
         reply = agent.act(messages)
-        obs, _, terminated, truncated, step_info = env.step(reply.text)
-        messages.append(Message("assistant", reply.text))
+        # In tools mode the calls are the action (a reply without calls is an invalid turn).
+        obs, _, terminated, truncated, step_info = env.step(list(reply.tool_calls) if tools else reply.text)
+        messages.append(Message("assistant", reply.text, tool_calls=reply.tool_calls))
         messages.append(_user_message(obs, step_info))
         turns.append(
             TurnRecord(
@@ -106,6 +117,7 @@ def run_episode(
                 message=obs["text"],
                 info=step_info,
                 record=reply.record,
+                tool_calls=[dict(call) for call in reply.tool_calls],
             )
         )
     explore_env = env.unwrapped
