@@ -13,7 +13,7 @@ All use ``reward="info_gain"`` (the knowledge solver runs every step). Timed chu
 interleaved over several rounds so that load from other processes hits all alike; the script prints
 the median time per rollout step (resets included) and each runner's overhead over the bare env.
 
-    python benchmarks/rl_throughput.py [--episodes 20] [--rounds 15]
+    python benchmarks/rl_throughput.py [--episodes 40] [--rounds 15]
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def multiturn_runner(episodes: list[tuple[int, list[str]]], n_envs: int) -> Call
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=16, help="scripted episodes per timed chunk")
+    parser.add_argument("--episodes", type=int, default=40, help="scripted episodes per timed chunk")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds; medians are reported")
     args = parser.parse_args()
     episodes = scripted_episodes(args.episodes)
