@@ -257,3 +257,21 @@ def test_a_random_agent_never_crashes_the_tools_env():
         *_, terminated, truncated, info = env.step(calls)
         done = terminated or truncated
     assert info["budget_used"] == info["steps"] + info["invalid_steps"]
+
+
+def test_the_tools_env_passes_gymnasiums_checker_and_its_spec_serialises():
+    import gymnasium as gym
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make("TheoryOfSpace/Explore-v0", action_format="tools", n_rooms=2)
+    check_env(env.unwrapped)
+    assert json.loads(env.spec.to_json())["kwargs"]["action_format"] == "tools"
+    with pytest.raises(ValueError, match="`action_format`"):
+        ExploreEnv(action_format="json")
+
+
+def test_the_vision_world_takes_tool_calls_too():
+    env = ExploreEnv(obs_mode="vision", action_format="tools", image_size=64)
+    env.reset(seed=2)
+    obs, _, _, _, info = env.step(tool_calls_for([Rotate(90), Observe()], style="anthropic"))
+    assert info["valid"] and info["image_attached"] and obs["image"].shape == (64, 64, 3)
