@@ -62,7 +62,7 @@ def build_trainer(
         num_generations: Rollouts per scene (the GRPO group); also the batch size.
         n_scenes: Scenes in the dataset (seeds ``0 .. n_scenes - 1``).
         n_rooms: Rooms per scene.
-        reward: The reward mix (see :mod:`theory_of_space.integrations.episode`).
+        reward: The reward mix (see :mod:`theory_of_space.integrations.training`).
         max_exp_steps: The exploration budget of each episode.
         max_completion_length: Tokens of one rollout, tool results included.
         max_tool_calling_iterations: Model turns after the first one.

@@ -24,8 +24,21 @@ def _example():
     return module
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread: a tiny model gains nothing from more, and a shared machine loses a lot."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# About 8 s on an idle 2-core machine, over 20 s under load; CI runs slow tests too.
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning", "ignore::DeprecationWarning")
-def test_two_grpo_steps_play_the_env_and_change_the_weights(tmp_path):
+def test_two_grpo_steps_play_the_env_and_change_the_weights(tmp_path, one_thread):
     import torch
     from tiny_tool_model import build_tiny_tool_model
 

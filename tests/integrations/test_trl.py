@@ -7,7 +7,7 @@ import pytest
 from theory_of_space.agents.scripted import scout_agent
 from theory_of_space.env.actions import parse_actions, split_reply
 from theory_of_space.env.tools import tool_specs
-from theory_of_space.integrations.episode import TrainingEpisode
+from theory_of_space.integrations.training import TrainingEpisode
 from theory_of_space.integrations.trl import ExplorationToolEnv
 from theory_of_space.tasks.suite import generate_questions
 

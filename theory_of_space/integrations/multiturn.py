@@ -4,7 +4,7 @@ For trainers that run their own generation loop over plain messages (verl's mult
 verifiers' ``MultiTurnEnv``, a hand-written GRPO loop): ``reset`` gives each scene's conversation,
 ``step`` takes one reply per scene and gives back the grown conversations, the rewards, the done flags
 and the details. Rewards are per-step increases of the episode's score
-(:mod:`~theory_of_space.integrations.episode`), so they add up to the final reward.
+(:mod:`~theory_of_space.integrations.training`), so they add up to the final reward.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from theory_of_space.env.tools import ToolCalls
-from theory_of_space.integrations.episode import TrainingEpisode
+from theory_of_space.integrations.training import TrainingEpisode
 
 __all__ = ["ChatMessage", "MultiTurnTextEnv"]
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from theory_of_space.env.tools import ToolCalls
-from theory_of_space.integrations.episode import TrainingEpisode
+from theory_of_space.integrations.training import TrainingEpisode
 
 __all__ = ["ExplorationToolEnv"]
 
@@ -32,7 +32,7 @@ class ExplorationToolEnv:
 
     Args:
         reward: A component name or ``{component: weight}``: ``info_gain`` (default), ``coverage``,
-            ``task_accuracy`` (see :mod:`theory_of_space.integrations.episode`).
+            ``task_accuracy`` (see :mod:`theory_of_space.integrations.training`).
         n_questions: Questions per task after the exploration, when ``task_accuracy`` is rewarded.
         tasks: Task ids to ask (default: all nine).
         env_options: Options of the exploration env (``max_exp_steps``, ``think``, ``query_enabled``,

@@ -3,8 +3,8 @@
 import pytest
 
 from theory_of_space.agents.scripted import scout_agent, strategist_agent
-from theory_of_space.integrations.episode import TrainingEpisode, reward_weights, scene_from_columns
 from theory_of_space.integrations.multiturn import MultiTurnTextEnv
+from theory_of_space.integrations.training import TrainingEpisode, reward_weights, scene_from_columns
 from theory_of_space.tasks.suite import generate_questions
 from theory_of_space.world.generate import generate_scene
 from theory_of_space.world.scene import scene_seed
