@@ -132,3 +132,26 @@ def test_action_format_is_validated() -> None:
         resolve_model_config("gpt-5.2", overrides={"action_format": "json"})
     with pytest.raises(ValueError, match="needs an API provider"):
         resolve_model_config("hf:some/model", overrides={"action_format": "tools"})
+
+
+def test_an_agent_and_an_env_of_different_action_formats_are_refused(
+    server: FakeModelServer, api_keys: dict[str, str]
+) -> None:
+    with _agent("openai", server) as agent, pytest.raises(ValueError, match="action_format='tools'"):
+        run_episode(gym.make("TheoryOfSpace/Explore-v0", n_rooms=2), agent, seed=0)
+    assert server.received == []
+
+
+def test_tos_explore_runs_a_tools_model_in_a_tools_env(
+    server: FakeModelServer, api_keys: dict[str, str], tmp_path, capsys
+) -> None:
+    from theory_of_space.cli import main
+
+    server.push(*SCRIPT)
+    out = tmp_path / "episode.json"
+    argv = ["explore", "--agent", "gpt-5.2", "--rooms", "2", "--max-steps", "4", "--json", str(out)]
+    argv += ["--set", f"base_url={server.url}", "--set", "action_format=tools", "--set", "backoff_initial_s=0.001"]
+    assert main(argv) == 0
+    transcript = json.loads(out.read_text())
+    assert transcript["action_format"] == "tools"
+    assert [t["valid"] for t in transcript["turns"]] == [True, True, False, True]

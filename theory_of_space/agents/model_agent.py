@@ -121,6 +121,11 @@ class ModelAgent:
             self.cache.put(key, completion.text, record)
         return AgentReply(completion.text, record, tool_calls=tuple(completion.tool_calls))
 
+    @property
+    def action_format(self) -> str:
+        """``"text"`` or ``"tools"``: how this agent's replies carry actions (an env must take the same)."""
+        return self.config.action_format
+
     def set_tools(self, specs: Sequence[Mapping[str, Any]]) -> None:
         """Send these tools from now on (neutral specs, e.g. ``tool_specs(false_belief=True)`` for that phase).
 

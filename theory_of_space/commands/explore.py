@@ -98,12 +98,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _explore(args: argparse.Namespace) -> int:
     scene = load_scene_argument(args)
-    env = gym.make(
-        "TheoryOfSpace/Explore-v0",
-        max_exp_steps=args.max_steps,
-        query_enabled=not args.no_query,
-        think=not args.no_think,
-    )
     agent = make_agent(
         args.agent,
         scene=scene,
@@ -111,6 +105,13 @@ def _explore(args: argparse.Namespace) -> int:
         query_enabled=not args.no_query,
         config_path=args.model_config,
         overrides=parse_overrides(args.overrides),
+    )
+    env = gym.make(
+        "TheoryOfSpace/Explore-v0",
+        max_exp_steps=args.max_steps,
+        query_enabled=not args.no_query,
+        think=not args.no_think,
+        action_format=getattr(agent, "action_format", "text"),  # a model configured with tools acts by calls
     )
     result = run_episode(env, agent, options={"scene": scene})
     print_episode(result)

@@ -91,6 +91,10 @@ def run_episode(
         seed: passed to ``reset``.
         options: passed to ``reset`` (e.g. ``{"scene": scene}``).
 
+    Raises:
+        ValueError: the agent acts through tool calls (``action_format="tools"``) and the env does not, or
+            the other way round.
+
     Example:
         >>> env = gym.make("TheoryOfSpace/Explore-v0")  # doctest: +SKIP
         >>> result = run_episode(env, scout_agent(scene), options={"scene": scene})  # doctest: +SKIP
@@ -102,6 +106,12 @@ def run_episode(
     turns: list[TurnRecord] = []
     terminated = truncated = False
     tools = info.get("action_format") == "tools"
+    agent_format = getattr(agent, "action_format", "text")
+    if agent_format != info.get("action_format", "text"):
+        raise ValueError(
+            f"the agent acts through {agent_format!r} but the env takes {info.get('action_format', 'text')!r}; "
+            f"make the env with action_format={agent_format!r}"
+        )
     while not (terminated or truncated):
         reply = agent.act(messages)
         # In tools mode the calls are the action (a reply without calls is an invalid turn).
