@@ -123,8 +123,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
 
     ## Version History
 
-    - v0: initial release; the vision world (``obs_mode="vision"``) and ``render_mode="rgb_array"``
-      were added without changing the text world.
+    - v0: initial release; the vision world (``obs_mode="vision"``), ``render_mode="rgb_array"`` and
+      ``action_format="tools"`` were added without changing the text world.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
