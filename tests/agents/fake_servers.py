@@ -33,6 +33,8 @@ class Step:
             credential header, to test that callers scrub keys a server echoes back.
         answer: A whole JSON answer body sent as is with status 200 (provider-specific fields, or a
             malformed answer), instead of one built from ``text``.
+        tool_calls: Tool calls after the text, each ``{"name", "arguments"}`` (OpenAI ``tool_calls`` with
+            JSON-text arguments; Anthropic ``tool_use`` blocks, streamed as ``input_json_delta``).
     """
 
     text: str = "FINAL ANSWER: Actions: [Observe()]"
@@ -43,6 +45,7 @@ class Step:
     headers: dict[str, str] = field(default_factory=dict)
     error_message: str = "scripted error"
     answer: str | None = None
+    tool_calls: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -238,8 +241,8 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": step.text},
-                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": step.text, **_openai_calls(step)},
+                        "finish_reason": "tool_calls" if step.tool_calls else "stop",
                     }
                 ],
                 "usage": usage,
@@ -251,6 +254,10 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             if step.thinking is not None:
                 content.append({"type": "thinking", "thinking": step.thinking, "signature": "sig"})
             content.append({"type": "text", "text": step.text})
+            for index, call in enumerate(step.tool_calls):
+                content.append(
+                    {"type": "tool_use", "id": f"toolu_{index}", "name": call["name"], "input": call["arguments"]}
+                )
             return content
 
         def _answer_anthropic(self, step: Step, received: Received) -> None:
@@ -265,7 +272,7 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
                 "role": "assistant",
                 "model": received.body.get("model", ""),
                 "content": self._anthropic_content(step),
-                "stop_reason": "end_turn",
+                "stop_reason": "tool_use" if step.tool_calls else "end_turn",
                 "stop_sequence": None,
                 "usage": usage,
             }
@@ -279,6 +286,13 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             events: list[tuple[str, dict[str, Any]]] = [("message_start", {"message": start})]
             for index, block in enumerate(message["content"]):
                 kind = block["type"]
+                if kind == "tool_use":
+                    start = {**block, "input": {}}
+                    events.append(("content_block_start", {"index": index, "content_block": start}))
+                    delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+                    events.append(("content_block_delta", {"index": index, "delta": delta}))
+                    events.append(("content_block_stop", {"index": index}))
+                    continue
                 empty = {"type": kind, kind: ""} if kind == "text" else {"type": kind, kind: "", "signature": ""}
                 events.append(("content_block_start", {"index": index, "content_block": empty}))
                 text = block[kind]
@@ -300,3 +314,18 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             self._send(200, "text/event-stream", data, headers)
 
     return Handler
+
+
+def _openai_calls(step: Step) -> dict[str, Any]:
+    """The ``tool_calls`` field of a Chat Completions message, when the step has calls."""
+    if not step.tool_calls:
+        return {}
+    calls = [
+        {
+            "id": f"call_{index}",
+            "type": "function",
+            "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])},
+        }
+        for index, call in enumerate(step.tool_calls)
+    ]
+    return {"tool_calls": calls}

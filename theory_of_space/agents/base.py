@@ -18,11 +18,16 @@ IMAGE_PLACEHOLDER = "<image>"
 
 @dataclass(frozen=True)
 class Message:
-    """One turn of the conversation; ``images`` fill the ``<image>`` placeholders of ``content`` in order."""
+    """One turn of the conversation; ``images`` fill the ``<image>`` placeholders of ``content`` in order.
+
+    An assistant message of a tool-calling model also holds its ``tool_calls``, each
+    ``{"id", "name", "arguments"}`` (see :mod:`theory_of_space.env.tools`).
+    """
 
     role: Role
     content: str
     images: tuple[np.ndarray, ...] = ()
+    tool_calls: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.role not in ("system", "user", "assistant"):
@@ -35,7 +40,10 @@ class Message:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for transcripts; images are recorded by count (they are stored as PNG files)."""
-        return {"role": self.role, "content": self.content, "n_images": len(self.images)}
+        data = {"role": self.role, "content": self.content, "n_images": len(self.images)}
+        if self.tool_calls:
+            data["tool_calls"] = [dict(call) for call in self.tool_calls]
+        return data
 
 
 @dataclass
@@ -60,10 +68,15 @@ class CallRecord:
 
 @dataclass
 class AgentReply:
-    """The reply text the environment receives, and the record of the call that produced it."""
+    """The reply text the environment receives, and the record of the call that produced it.
+
+    ``tool_calls`` holds the calls of a tool-calling model (``{"id", "name", "arguments"}`` each); an env
+    with ``action_format="tools"`` takes them as the action.
+    """
 
     text: str
     record: CallRecord
+    tool_calls: tuple[dict[str, Any], ...] = ()
 
 
 @runtime_checkable

@@ -39,6 +39,7 @@ __all__ = [
 Provider = Literal["openai", "compat", "anthropic", "hf"]
 PROVIDERS: tuple[str, ...] = get_args(Provider)
 TokenParam = Literal["max_completion_tokens", "max_tokens"]
+ACTION_FORMATS = ("text", "tools")
 
 DEFAULT_API_KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 """Where a provider's key is read when an entry names no ``api_key_env``. OpenAI-compatible servers
@@ -98,6 +99,9 @@ class ModelConfig:
         seed: ``hf``: seeds torch once when the model loads, for reproducible sampling.
         input_price_per_mtok: USD per million input tokens; from the price table when not given.
         output_price_per_mtok: USD per million output tokens; from the price table when not given.
+        action_format: ``text`` (replies in the ``Actions: [ ... ]`` grammar) or ``tools`` (the actions are
+            sent as function-calling tools and the model's calls are the action; ``openai``, ``compat`` and
+            ``anthropic`` only).
     """
 
     name: str
@@ -133,6 +137,7 @@ class ModelConfig:
     seed: int | None = None
     input_price_per_mtok: float | None = None
     output_price_per_mtok: float | None = None
+    action_format: str = "text"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -181,6 +186,10 @@ def _validate(config: ModelConfig) -> None:
         raise ValueError(f"{where}: expected `image_quality` in 1..95, got {config.image_quality}")
     if config.token_param not in (None, *get_args(TokenParam)):
         raise ValueError(f"{where}: expected `token_param` in {get_args(TokenParam)}, got {config.token_param!r}")
+    if config.action_format not in ACTION_FORMATS:
+        raise ValueError(f"{where}: expected `action_format` in {ACTION_FORMATS}, got {config.action_format!r}")
+    if config.action_format == "tools" and config.provider == "hf":
+        raise ValueError(f"{where}: `action_format` 'tools' needs an API provider (openai, compat, anthropic), not hf")
     if config.thinking and config.thinking_budget is None:
         raise ValueError(f"{where}: `thinking` is on, so expected a `thinking_budget` (tokens, >= 1024)")
     if config.thinking_budget is not None and config.thinking_budget >= config.max_tokens:

@@ -71,7 +71,8 @@ class ModelAgent:
             key = request_key({"provider": self.config.provider, "base_url": self.config.base_url, "body": request})
             hit = self.cache.get(key)
             if hit is not None:
-                return AgentReply(hit.text, replace(hit.record, cached=True))
+                calls = tuple(hit.record.extra.get("tool_calls", ()))
+                return AgentReply(hit.text, replace(hit.record, cached=True), tool_calls=calls)
 
         queued = [0.0]
 
@@ -93,6 +94,8 @@ class ModelAgent:
         )
         latency = time.perf_counter() - started
         extra: dict[str, Any] = {"queue_s": round(queued[0], 6)}
+        if self.config.action_format == "tools":
+            extra["action_format"] = "tools"
         if outcome.failures:
             extra["failed_attempts"] = outcome.failures
         completion = outcome.value
@@ -112,9 +115,26 @@ class ModelAgent:
             cost_usd=self.config.cost_usd(completion.input_tokens, completion.output_tokens),
             extra={**completion.extra, **extra},
         )
+        if completion.tool_calls:
+            record.extra["tool_calls"] = completion.tool_calls  # kept by the cache and the transcript
         if self.cache is not None and key is not None:
             self.cache.put(key, completion.text, record)
-        return AgentReply(completion.text, record)
+        return AgentReply(completion.text, record, tool_calls=tuple(completion.tool_calls))
+
+    @property
+    def action_format(self) -> str:
+        """``"text"`` or ``"tools"``: how this agent's replies carry actions (an env must take the same)."""
+        return self.config.action_format
+
+    def set_tools(self, specs: Sequence[Mapping[str, Any]]) -> None:
+        """Send these tools from now on (neutral specs, e.g. ``tool_specs(false_belief=True)`` for that phase).
+
+        Raises:
+            ValueError: the agent is not in ``tools`` mode.
+        """
+        if self.config.action_format != "tools":
+            raise ValueError(f"model {self.config.name!r}: set_tools needs action_format='tools'")
+        self.client.tools = [dict(spec) for spec in specs]  # type: ignore[attr-defined]
 
     def close(self) -> None:
         """Release the client's connections; a second call does nothing."""

@@ -13,6 +13,7 @@ from theory_of_space.agents.factory import make_agent
 from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS
 from theory_of_space.env.actions import split_reply
 from theory_of_space.env.ascii_map import ascii_map
+from theory_of_space.env.false_belief import false_belief_target
 from theory_of_space.runner.episode import EpisodeResult, run_episode
 from theory_of_space.world.generate import TOPOLOGIES, generate_scene
 from theory_of_space.world.scene import Scene
@@ -118,20 +119,11 @@ def _run(args: argparse.Namespace) -> int:
 def _explore(args: argparse.Namespace) -> int:
     scene = load_scene_argument(args)
     options = {}
+    false_belief = None
     if args.false_belief:
         folder = Path(args.scene) if args.scene and Path(args.scene).is_dir() else None
         options = {"false_belief": True, "data_dir": None if folder is None else str(folder.parent)}
-    env = gym.make(
-        "TheoryOfSpace/Explore-v0",
-        max_exp_steps=args.max_steps,
-        query_enabled=not args.no_query,
-        think=not args.no_think,
-        **options,
-    )
-    false_belief = None
-    if args.false_belief:
-        env.reset(options={"scene": scene})
-        false_belief = (env.unwrapped.false_belief_scene, env.unwrapped.false_belief_changes)
+        false_belief = false_belief_target(scene, folder=folder)
     agent = make_agent(
         args.agent,
         scene=scene,
@@ -140,6 +132,14 @@ def _explore(args: argparse.Namespace) -> int:
         config_path=args.model_config,
         overrides=parse_overrides(args.overrides),
         false_belief=false_belief,
+    )
+    env = gym.make(
+        "TheoryOfSpace/Explore-v0",
+        max_exp_steps=args.max_steps,
+        query_enabled=not args.no_query,
+        think=not args.no_think,
+        action_format=getattr(agent, "action_format", "text"),  # a model configured with tools acts by calls
+        **options,
     )
     result = run_episode(env, agent, options={"scene": scene})
     print_episode(result)

@@ -25,6 +25,7 @@ from theory_of_space.env.knowledge import INITIAL_POS
 from theory_of_space.env.session import ExplorationSession, TurnOutcome
 from theory_of_space.env.text import IMAGE_OBSERVATION
 from theory_of_space.env.text_space import Text
+from theory_of_space.env.tools import ToolCalls, tool_specs
 from theory_of_space.world.generate import OBJECT_SAMPLERS, TOPOLOGIES, generate_scene
 from theory_of_space.world.perturb import DEFAULT_N_CHANGES, SceneChange
 from theory_of_space.world.scene import Pose, Scene
@@ -40,6 +41,7 @@ IMAGE_SOURCES = ("render", "dataset")
 DEFAULT_IMAGE_SIZE = 384
 MIN_IMAGE_SIZE = 32
 NORMALISERS = ("box", "published")
+ACTION_FORMATS = ("text", "tools")
 _SEED_SPACE = 2**31 - 1
 
 if TYPE_CHECKING:
@@ -63,6 +65,11 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     (cost 2, when ``query_enabled``) or ``Term()``. A list of action objects from
     :mod:`theory_of_space.env.actions` is accepted too. An unparseable reply is an invalid step: it uses
     one unit of budget, executes nothing and gets feedback that names the problem.
+
+    With ``action_format="tools"`` the action is the model's list of tool calls instead (OpenAI or
+    Anthropic shapes, or their JSON text; see :mod:`theory_of_space.env.tools`), with the same rules,
+    costs, failures and invalid-step codes; the prompts then ask for tool calls, and
+    ``info["tools"]`` after ``reset`` holds the tool schemas.
 
     ## Observation Space
 
@@ -95,7 +102,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     rotated, and the agent stands on its start cell facing north again, remembering the items it
     observed. The phase has its own budget (``max_false_belief_steps``) and ends with
     ``Term(changes="obj: type, ...")`` (``terminated``) or when its budget is spent (``truncated``); a
-    plain ``Term()`` is then an invalid step. Rewards are 0 during this phase: it is scored by the
+    plain ``Term()`` is then an invalid step. With ``action_format="tools"`` the step that opens the phase carries the
+    phase's tools (Term with `changes`) in ``info["tools"]``. Rewards are 0 during this phase: it is scored by the
     identification figures in ``info``. Views of this phase show the changed scene.
 
     ## Information
@@ -105,7 +113,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     ``step_cost``, ``action_cost`` (total), ``budget_left``, ``steps``, ``steps_excluding_term``,
     ``invalid_steps``, ``budget_used``, ``action_failures``, ``action_counts``, ``agent`` (cell,
     allocentric cell, facing, rooms, anchor), ``visible``, ``newly_observed``, ``observed``,
-    ``node_coverage``, ``edge_coverage`` and ``message_parts`` (``result``, ``budget``, ``footer``).
+    ``node_coverage``, ``edge_coverage``, ``action_format`` and ``message_parts`` (``result``, ``budget``,
+    ``footer``).
     In the vision world also ``image_attached`` and ``images`` (see Observation Space).
     ``information_gain`` is in every step's info when ``reward="info_gain"``; with other rewards the
     solver runs only once, at the end of the episode, and the value appears on the final step. On the
@@ -134,6 +143,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     - ``false_belief``: add the false-belief phase (default False); ``n_changes``: objects changed (4);
       ``max_false_belief_steps``: that phase's budget (15). Published scenes take the changes from
       their folder's ``falsebelief_exp.json``.
+    - ``action_format``: ``"text"`` (default; the ``Actions: [ ... ]`` grammar) or ``"tools"`` (tool calls).
     - ``info_gain_normaliser``: ``"box"`` (default, never negative) or ``"published"``.
     - ``render_mode``: ``"ansi"`` (a top-down ASCII map with the agent), ``"rgb_array"`` (a top-down
       picture of the whole scene with the agent and the cells it sees) or None.
@@ -142,8 +152,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
 
     ## Version History
 
-    - v0: initial release; the vision world (``obs_mode="vision"``) and ``render_mode="rgb_array"``
-      were added without changing the text world.
+    - v0: initial release; the vision world (``obs_mode="vision"``), ``render_mode="rgb_array"`` and
+      ``action_format="tools"`` were added without changing the text world.
       The false-belief phase (``false_belief=True`` and its two ids) was added the same way: with the
       option off, episodes are unchanged.
     """
@@ -171,6 +181,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         false_belief: bool = False,
         n_changes: int = DEFAULT_N_CHANGES,
         max_false_belief_steps: int = DEFAULT_MAX_FALSE_BELIEF_STEPS,
+        action_format: str = "text",
         render_mode: str | None = None,
         **unknown: Any,
     ) -> None:
@@ -190,6 +201,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             )
         _choice("reward", reward, REWARDS)
         _choice("info_gain_normaliser", info_gain_normaliser, NORMALISERS)
+        _choice("action_format", action_format, ACTION_FORMATS)
         if render_mode is not None:
             _choice("render_mode", render_mode, tuple(self.metadata["render_modes"]))
         if topology is not None:
@@ -225,7 +237,11 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         self.n_changes = n_changes
         self.max_false_belief_steps = max_false_belief_steps
         self.prompt_options = prompts.PromptOptions(
-            think=think, query_enabled=query_enabled, max_exp_steps=max_exp_steps, vision=obs_mode == "vision"
+            think=think,
+            query_enabled=query_enabled,
+            max_exp_steps=max_exp_steps,
+            vision=obs_mode == "vision",
+            action_format=action_format,
         )
         text_space = Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
         observation: dict[str, spaces.Space[Any]] = {"text": text_space}
@@ -267,6 +283,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             "scene_source": dict(self.scene.source),
             **self._common_info(),
         }
+        if self.prompt_options.tools:
+            info["tools"] = tool_specs(query_enabled=self.prompt_options.query_enabled)
         obs: dict[str, Any] = {"text": text}
         if self.obs_mode == "vision":
             obs["image"] = self._blank_image()
@@ -274,9 +292,11 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             info["images"] = self._prompt_images()
         return obs, info
 
-    def step(self, action: str | Sequence[Action]):
+    def step(self, action: str | Sequence[Action] | Sequence[dict[str, Any]]):
         if self.session is None:
             raise RuntimeError("call reset() before step()")
+        if self.prompt_options.tools and not _is_action_objects(action):
+            action = ToolCalls(action)
         if self.false_belief_phase is not None:
             return self._false_belief_step(action)
         if self.session.done:
@@ -443,9 +463,11 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         )
         parts["footer"] = prompts.format_footer(self.prompt_options)
         obs["text"] = "\n\n".join(parts[key] for key in ("result", "budget", "phase_prompt", "footer") if parts[key])
+        if self.prompt_options.tools:
+            info["tools"] = tool_specs(query_enabled=self.prompt_options.query_enabled, false_belief=True)
         return obs, reward, False, False, info
 
-    def _false_belief_step(self, action: str | Sequence[Action]):
+    def _false_belief_step(self, action: str | Sequence[Action] | ToolCalls):
         phase = self.false_belief_phase
         assert phase is not None
         if phase.session.done:
@@ -496,6 +518,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             "observed": list(session.coverage.observed),
             "node_coverage": session.coverage.node_coverage,
             "edge_coverage": session.coverage.edge_coverage,
+            "action_format": self.prompt_options.action_format,
         }
 
     def _step_info(self, outcome: TurnOutcome, parts: dict[str, str], final: bool) -> dict[str, Any]:
@@ -541,6 +564,11 @@ def _check_false_belief_options(false_belief: Any, n_changes: Any, max_steps: An
     for field, value in (("n_changes", n_changes), ("max_false_belief_steps", max_steps)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"expected a positive integer for `{field}`, got {value!r}")
+
+
+def _is_action_objects(action: Any) -> bool:
+    """Whether a step's action is a non-empty list of action objects (accepted in every action format)."""
+    return isinstance(action, (list, tuple)) and bool(action) and all(isinstance(a, Action) for a in action)
 
 
 def _choice(field: str, value: Any, allowed: Sequence[Any]) -> None:

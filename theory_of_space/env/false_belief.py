@@ -65,13 +65,26 @@ def phase_prompt(n_changes: int, max_steps: int, options: prompts.PromptOptions)
             "to face another direction, never both.",
             "Explore again to find out which objects changed and how, at the lowest cost you can. You still "
             "remember the objects you observed before, so you may jump to them or query them again.",
-            'The actions are the same as before, except that this phase ends with Term(changes="...") instead of '
-            "Term(): list each changed object with its change type, position or orientation, like this:",
-            'Term(changes="object1: change_type, object2: change_type")',
-            'Term(changes="apple: position, chair: orientation")',
+            *_term_lines(options),
             f"You may take at most {max_steps} steps in this phase.",
         ]
     )
+
+
+def _term_lines(options: prompts.PromptOptions) -> list[str]:
+    """How the phase ends: the Term form of the text grammar, or the Term tool's ``changes`` argument."""
+    if options.tools:
+        return [
+            "The tools are the same as before, except that this phase ends with the Term tool and its `changes` "
+            "argument: list each changed object with its change type, position or orientation, for example "
+            '"apple: position, chair: orientation".'
+        ]
+    return [
+        'The actions are the same as before, except that this phase ends with Term(changes="...") instead of '
+        "Term(): list each changed object with its change type, position or orientation, like this:",
+        'Term(changes="object1: change_type, object2: change_type")',
+        'Term(changes="apple: position, chair: orientation")',
+    ]
 
 
 def invalid_feedback(detail: str, options: prompts.PromptOptions) -> str:

@@ -25,9 +25,27 @@ class PromptOptions:
     max_exp_steps: int = 20
     vision: bool = False
     active: bool = True
+    action_format: str = "text"
+    """``"text"`` (the ``Actions: [ ... ]`` grammar) or ``"tools"`` (function calls, see ``env/tools.py``)."""
+
+    @property
+    def tools(self) -> bool:
+        return self.action_format == "tools"
 
 
 def system_message(options: PromptOptions) -> str:
+    if options.tools:
+        opening = "You are an agent that explores a scene and reasons about space. "
+        if options.think:
+            return opening + (
+                "Every reply you write starts with a THINK: section with your reasoning. While you explore, you "
+                "then act by calling the action tools; when you are asked a question, you then write a FINAL "
+                "ANSWER: section with only what is asked for."
+            )
+        return opening + (
+            "While you explore, every reply only calls the action tools; when you are asked a question, your "
+            "reply is a single FINAL ANSWER: section with only what is asked for."
+        )
     if options.think:
         return (
             "You are an agent that explores a scene and reasons about space. Every reply you write has two "
@@ -42,6 +60,11 @@ def system_message(options: PromptOptions) -> str:
 
 def format_footer(options: PromptOptions) -> str:
     """The one-line format reminder and the reply skeleton appended to every env message."""
+    if options.tools:
+        calls = "call the action tools: any JumpTo and Rotate calls, then exactly one Observe, Query or Term call."
+        if options.think:
+            return "Reply strictly in this format:\nTHINK:\n<your reasoning about the next actions>\nthen " + calls
+        return "Reply only with tool calls: " + calls
     skeleton = ["FINAL ANSWER:", "Actions: [ ... ]"]
     if options.think:
         skeleton = ["THINK:", "<your reasoning about the next actions>", *skeleton]
@@ -56,6 +79,11 @@ def budget_line(steps_left: int) -> str:
 
 def grammar_summary(options: PromptOptions) -> str:
     finals = "Observe() | Query(<name>) | Term()" if options.query_enabled else "Observe() | Term()"
+    if options.tools:
+        return (
+            "Act by calling the tools in order: any motions, JumpTo(target) or Rotate(degrees), then exactly one "
+            f"final action, {finals.replace('<name>', 'target')}; Term() is called alone."
+        )
     return (
         "Write your actions as Actions: [ <M>* <F> ], where each <M> is a motion, JumpTo(<name>) or "
         f"Rotate(<degrees>), and <F> is exactly one final action, {finals}; Term() stands alone."
@@ -192,10 +220,17 @@ def _actions_text(options: PromptOptions) -> str:
         "Nothing can be jumped to before it has been observed; a turn has exactly one final action, at most "
         "one Observe(), and Term() alone."
     )
-    lines.append(
-        "Valid: Actions: [Rotate(-90), JumpTo(lamp), Observe()] and Actions: [Observe()]. Invalid: "
-        "Actions: [Observe(), Rotate(90)] (final action not last) and Actions: [JumpTo(lamp)] (no final action)."
-    )
+    if options.tools:
+        lines.append(
+            'Valid: the calls Rotate(degrees=-90), JumpTo(target="lamp"), Observe() in this order, or Observe() '
+            "alone. Invalid: Observe() then Rotate(degrees=90) (final action not last), and "
+            'JumpTo(target="lamp") alone (no final action).'
+        )
+    else:
+        lines.append(
+            "Valid: Actions: [Rotate(-90), JumpTo(lamp), Observe()] and Actions: [Observe()]. Invalid: "
+            "Actions: [Observe(), Rotate(90)] (final action not last) and Actions: [JumpTo(lamp)] (no final action)."
+        )
     costs = ", ".join(
         f"{name}(): {cost}" if name == "Observe" else f"{name}(obj): {cost}"
         for name, cost in ACTION_COSTS.items()

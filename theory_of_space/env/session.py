@@ -26,6 +26,7 @@ from theory_of_space.env.actions import (
 )
 from theory_of_space.env.coverage import CoverageTracker
 from theory_of_space.env.knowledge import INITIAL_POS, InfoGainNormaliser, KnowledgeSolver
+from theory_of_space.env.tools import ToolCalls, parse_tool_calls
 from theory_of_space.world.geometry import Cell, Facing
 from theory_of_space.world.scene import Item, Scene
 from theory_of_space.world.view import ViewDescription, describe_view
@@ -124,8 +125,8 @@ class ExplorationSession:
 
     # ---- one turn ----------------------------------------------------------------------------
 
-    def play(self, reply: str | Sequence[Action]) -> TurnOutcome:
-        """Execute one turn from reply text or parsed actions, and spend one unit of budget."""
+    def play(self, reply: str | Sequence[Action] | ToolCalls) -> TurnOutcome:
+        """Execute one turn from reply text, parsed actions or tool calls, and spend one unit of budget."""
         if self.done:
             raise RuntimeError("the exploration phase has ended; start a new session")
         turn = self._parse(reply)
@@ -145,7 +146,9 @@ class ExplorationSession:
         outcome.phase_end = self.phase_end
         return outcome
 
-    def _parse(self, reply: str | Sequence[Action]) -> ParsedTurn | InvalidTurn:
+    def _parse(self, reply: str | Sequence[Action] | ToolCalls) -> ParsedTurn | InvalidTurn:
+        if isinstance(reply, ToolCalls):
+            return parse_tool_calls(reply.calls, query_enabled=self.query_enabled, false_belief=self.false_belief)
         if isinstance(reply, str):
             return parse_actions(
                 split_reply(reply)[1], query_enabled=self.query_enabled, false_belief=self.false_belief

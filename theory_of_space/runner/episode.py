@@ -29,11 +29,14 @@ class TurnRecord:
     message: str
     info: dict[str, Any]
     record: CallRecord
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """The model's tool calls, when the env takes tool calls (``action_format="tools"``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "reply": self.reply,
+            "tool_calls": self.tool_calls,
             "valid": self.valid,
             "actions": self.actions,
             "message": self.message,
@@ -57,10 +60,16 @@ class EpisodeResult:
     truncated: bool
     reset_info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def action_format(self) -> str:
+        """How the agent acted: ``"text"`` (the action grammar) or ``"tools"`` (tool calls)."""
+        return str(self.reset_info.get("action_format", "text"))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": TRANSCRIPT_VERSION,
             "agent": self.agent,
+            "action_format": self.action_format,
             "scene_id": self.scene.scene_id,
             "scene": self.scene.to_dict(),
             "messages": [m.to_dict() for m in self.messages],
@@ -82,6 +91,10 @@ def run_episode(
         seed: passed to ``reset``.
         options: passed to ``reset`` (e.g. ``{"scene": scene}``).
 
+    Raises:
+        ValueError: the agent acts through tool calls (``action_format="tools"``) and the env does not, or
+            the other way round.
+
     Example:
         >>> env = gym.make("TheoryOfSpace/Explore-v0")  # doctest: +SKIP
         >>> result = run_episode(env, scout_agent(scene), options={"scene": scene})  # doctest: +SKIP
@@ -92,11 +105,21 @@ def run_episode(
     messages = [Message("system", info["system_prompt"]), _user_message(obs, info)]
     turns: list[TurnRecord] = []
     terminated = truncated = False
+    tools = info.get("action_format") == "tools"
+    agent_format = getattr(agent, "action_format", "text")
+    if agent_format != info.get("action_format", "text"):
+        raise ValueError(
+            f"the agent acts through {agent_format!r} but the env takes {info.get('action_format', 'text')!r}; "
+            f"make the env with action_format={agent_format!r}"
+        )
     while not (terminated or truncated):
         reply = agent.act(messages)
-        obs, _, terminated, truncated, step_info = env.step(reply.text)
-        messages.append(Message("assistant", reply.text))
+        # In tools mode the calls are the action (a reply without calls is an invalid turn).
+        obs, _, terminated, truncated, step_info = env.step(list(reply.tool_calls) if tools else reply.text)
+        messages.append(Message("assistant", reply.text, tool_calls=reply.tool_calls))
         messages.append(_user_message(obs, step_info))
+        if tools and "tools" in step_info:  # a new phase offers other tools (the false-belief Term)
+            agent.set_tools(step_info["tools"])
         turns.append(
             TurnRecord(
                 index=len(turns) + 1,
@@ -106,6 +129,7 @@ def run_episode(
                 message=obs["text"],
                 info=step_info,
                 record=reply.record,
+                tool_calls=[dict(call) for call in reply.tool_calls],
             )
         )
     explore_env = env.unwrapped

@@ -52,6 +52,7 @@ class Completion:
         output_tokens: Completion tokens, reasoning included (that is how providers bill them).
         reasoning_tokens: Reasoning tokens where the provider reports them separately.
         extra: Provider details worth keeping: finish reason, cached-prompt tokens, thinking text.
+        tool_calls: The reply's tool calls in neutral form, ``{"id", "name", "arguments"}`` each.
     """
 
     text: str
@@ -59,6 +60,7 @@ class Completion:
     output_tokens: int = 0
     reasoning_tokens: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ChatClient(Protocol):

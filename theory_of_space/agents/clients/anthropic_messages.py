@@ -11,7 +11,9 @@ from theory_of_space.agents.base import Message
 from theory_of_space.agents.clients import Completion, require
 from theory_of_space.agents.clients._errors import describe, is_retryable_status, retry_after_seconds
 from theory_of_space.agents.clients.images import encode_image, interleave
+from theory_of_space.agents.clients.tool_calls import TOOL_RESULT_NOTE, anthropic_tool_use, call_ids
 from theory_of_space.agents.config import ModelConfig
+from theory_of_space.env.tools import anthropic_tools, tool_specs
 
 __all__ = ["STREAMING_THRESHOLD_TOKENS", "AnthropicMessagesClient"]
 
@@ -21,7 +23,7 @@ STREAMING_THRESHOLD_TOKENS = 21_333
 
 # Parameters the SDK's ``messages.create``/``messages.stream`` take by name; anything else in a request
 # (``temperature``, ``top_p``, ``extra_body`` settings) travels in ``extra_body``.
-_SDK_PARAMS = frozenset({"model", "max_tokens", "messages", "system", "thinking", "output_config"})
+_SDK_PARAMS = frozenset({"model", "max_tokens", "messages", "system", "thinking", "output_config", "tools"})
 
 
 class AnthropicMessagesClient:
@@ -45,6 +47,8 @@ class AnthropicMessagesClient:
             api_key=api_key, base_url=config.base_url, timeout=config.timeout_s, max_retries=0
         )
         self._stream = config.stream if config.stream is not None else config.max_tokens > STREAMING_THRESHOLD_TOKENS
+        self.tools: list[dict[str, Any]] | None = tool_specs() if config.action_format == "tools" else None
+        """The tools sent with every request (neutral specs, :func:`~theory_of_space.env.tools.tool_specs`)."""
         self._closed = False
 
     def build_request(self, messages: Sequence[Message]) -> dict[str, Any]:
@@ -54,10 +58,12 @@ class AnthropicMessagesClient:
         body: dict[str, Any] = {
             "model": config.model,
             "max_tokens": config.max_tokens,
-            "messages": [self._message(m) for m in messages if m.role != "system"],
+            "messages": self._messages([m for m in messages if m.role != "system"]),
         }
         if system:
             body["system"] = system
+        if self.tools:
+            body["tools"] = anthropic_tools(self.tools)
         if config.thinking:
             body["thinking"] = {"type": "enabled", "budget_tokens": config.thinking_budget}
         if config.reasoning_effort is not None:
@@ -69,6 +75,25 @@ class AnthropicMessagesClient:
             body["top_p"] = config.top_p
         body.update(config.extra_body)
         return body
+
+    def _messages(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        """Messages; an assistant reply's calls are answered by ``tool_result`` blocks opening the next user turn."""
+        converted: list[dict[str, Any]] = []
+        pending: list[str] = []
+        for position, message in enumerate(messages):
+            entry = self._message(message)
+            if pending and message.role == "user":
+                results = [{"type": "tool_result", "tool_use_id": i, "content": TOOL_RESULT_NOTE} for i in pending]
+                content = entry["content"]
+                blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+                entry["content"] = results + [block for block in blocks if block.get("type") != "text" or block["text"]]
+            pending = []
+            if message.role == "assistant" and message.tool_calls:
+                pending = call_ids(message.tool_calls, position)
+                text = [{"type": "text", "text": message.content}] if message.content else []
+                entry["content"] = text + [anthropic_tool_use(c, i) for c, i in zip(message.tool_calls, pending)]
+            converted.append(entry)
+        return converted
 
     def _message(self, message: Message) -> dict[str, Any]:
         if not message.images:
@@ -93,6 +118,11 @@ class AnthropicMessagesClient:
         else:
             message = self._client.messages.create(**params, extra_body=extra_body)
         text = "".join(block.text for block in message.content if block.type == "text")
+        tool_calls = [
+            {"id": block.id, "name": block.name, "arguments": block.input}
+            for block in message.content
+            if block.type == "tool_use"
+        ]
         extra: dict[str, Any] = {"finish_reason": message.stop_reason, "streamed": self._stream}
         thinking = "\n".join(block.thinking for block in message.content if block.type == "thinking")
         if thinking:
@@ -103,7 +133,13 @@ class AnthropicMessagesClient:
             if value:
                 extra[name] = value
         # Anthropic bills thinking as output and does not report it apart: reasoning_tokens stays None.
-        return Completion(text, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, extra=extra)
+        return Completion(
+            text,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            extra=extra,
+            tool_calls=tool_calls,
+        )
 
     def is_retryable(self, error: Exception) -> bool:
         """Rate limits, overload, timeouts, connection failures and server errors; never 400/401/403."""

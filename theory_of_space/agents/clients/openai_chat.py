@@ -2,6 +2,7 @@
 Gemini's compatible endpoint) through ``base_url``.
 
 Images go as ``image_url`` parts holding base64 JPEG data URLs, each where its ``<image>`` placeholder was.
+With ``action_format="tools"`` the actions go as function tools and the reply's ``tool_calls`` come back.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from theory_of_space.agents.base import Message
 from theory_of_space.agents.clients import Completion, require
 from theory_of_space.agents.clients._errors import describe, is_retryable_status, retry_after_seconds
 from theory_of_space.agents.clients.images import encode_image, interleave
+from theory_of_space.agents.clients.tool_calls import TOOL_RESULT_NOTE, call_ids, openai_tool_call
 from theory_of_space.agents.config import ModelConfig
+from theory_of_space.env.tools import openai_tools, tool_specs
 
 __all__ = ["OpenAIChatClient"]
 
@@ -48,6 +51,8 @@ class OpenAIChatClient:
             timeout=config.timeout_s,
             max_retries=0,
         )
+        self.tools: list[dict[str, Any]] | None = tool_specs() if config.action_format == "tools" else None
+        """The tools sent with every request (neutral specs, :func:`~theory_of_space.env.tools.tool_specs`)."""
         self._closed = False
 
     def build_request(self, messages: Sequence[Message]) -> dict[str, Any]:
@@ -55,9 +60,11 @@ class OpenAIChatClient:
         config = self.config
         body: dict[str, Any] = {
             "model": config.model,
-            "messages": [self._message(message) for message in messages],
+            "messages": self._messages(messages),
             config.request_token_param: config.max_tokens,
         }
+        if self.tools:
+            body["tools"] = openai_tools(self.tools)
         if config.temperature is not None:
             body["temperature"] = config.temperature
         if config.top_p is not None:
@@ -66,6 +73,22 @@ class OpenAIChatClient:
             body["reasoning_effort"] = config.reasoning_effort
         body.update(config.extra_body)
         return body
+
+    def _messages(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        """Chat messages; the calls of an assistant reply are answered by tool messages before the next user turn."""
+        converted: list[dict[str, Any]] = []
+        pending: list[str] = []
+        for position, message in enumerate(messages):
+            if pending and message.role == "user":
+                converted += [{"role": "tool", "tool_call_id": i, "content": TOOL_RESULT_NOTE} for i in pending]
+            pending = []
+            entry = self._message(message)
+            if message.role == "assistant" and message.tool_calls:
+                pending = call_ids(message.tool_calls, position)
+                entry["tool_calls"] = [openai_tool_call(c, i) for c, i in zip(message.tool_calls, pending)]
+                entry["content"] = message.content or None
+            converted.append(entry)
+        return converted
 
     def _message(self, message: Message) -> dict[str, Any]:
         if not message.images:
@@ -103,9 +126,10 @@ class OpenAIChatClient:
         if reasoning:
             extra["reasoning"] = reasoning
         text = message.get("content") or ""
+        tool_calls = [_neutral_call(call) for call in message.get("tool_calls") or [] if isinstance(call, dict)]
         usage = answer.get("usage")
         if not isinstance(usage, dict):
-            return Completion(text, extra=extra)
+            return Completion(text, extra=extra, tool_calls=tool_calls)
         cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
         if cached:
             extra["cached_input_tokens"] = cached
@@ -115,6 +139,7 @@ class OpenAIChatClient:
             output_tokens=usage.get("completion_tokens") or 0,
             reasoning_tokens=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens"),
             extra=extra,
+            tool_calls=tool_calls,
         )
 
     def is_retryable(self, error: Exception) -> bool:
@@ -139,3 +164,9 @@ class OpenAIChatClient:
         if not self._closed:
             self._closed = True
             self._client.close()
+
+
+def _neutral_call(call: dict[str, Any]) -> dict[str, Any]:
+    """A Chat Completions tool call as ``{"id", "name", "arguments"}``, arguments as the model wrote them."""
+    function = call.get("function") or {}
+    return {"id": call.get("id"), "name": function.get("name"), "arguments": function.get("arguments")}
