@@ -25,8 +25,8 @@ def test_answerers_implement_the_agent_protocol(scene0):
     assert isinstance(BeliefAnswerer(scene0), Agent)
 
 
-def test_oracle_scores_one_on_every_question(generated_scenes, example_scene):
-    for scene in [example_scene, *generated_scenes]:
+def test_oracle_scores_one_on_every_question(generated_scenes, example_scenes):
+    for scene in [*example_scenes.values(), *generated_scenes]:
         suite = generate_questions(scene)
         oracle = OracleAnswerer(scene, suite.questions)
         for question in suite.questions:
