@@ -130,10 +130,15 @@ def report(title: str, counts: Counter[str], rotation: Counter[int]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=100, help="generated 3-room scenes (seeds 0..N-1)")
-    parser.add_argument("--published", nargs="*", default=list(PUBLISHED), help="published scene folders")
+    parser.add_argument(
+        "--published", nargs="*", default=list(PUBLISHED), help="published scene folders (none: skip them)"
+    )
     args = parser.parse_args()
     if args.published:
-        published = [load_tos_scene(path) for path in args.published]
+        try:
+            published = [load_tos_scene(path) for path in args.published]
+        except FileNotFoundError as error:
+            parser.error(f"{error}; pass the scene folders with --published DIR/run00 DIR/run01 ...")
         print(report(f"{len(published)} published example scenes", *measure(published)))
         print()
     if args.scenes:

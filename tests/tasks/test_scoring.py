@@ -4,6 +4,7 @@ from dataclasses import replace
 import pytest
 
 from theory_of_space.tasks import TASKS, Question, generate_questions, score_question
+from theory_of_space.tasks.base import view_to_dict
 from theory_of_space.tasks.scoring import (
     allocentric_similarity,
     score_allocentric,
@@ -13,7 +14,8 @@ from theory_of_space.tasks.scoring import (
 )
 from theory_of_space.world.generate import generate_scene
 from theory_of_space.world.geometry import Facing, cardinal_of_offset, in_field_of_view
-from theory_of_space.world.visibility import is_visible
+from theory_of_space.world.view import describe_item
+from theory_of_space.world.visibility import is_visible, visible_items
 
 
 @pytest.mark.parametrize(
@@ -242,3 +244,22 @@ def test_replies_we_accept_beyond_the_published_scorer(example_suite, example_sc
         )
         score = score_question(question, f"FINAL ANSWER: {text}", example_scene)
         assert score.value == 1.0, (text, score.explanation)
+
+
+def test_view2act_judges_a_doors_wall_from_the_room_the_moves_end_in(example_scenes):
+    # On run01 the green door looks the same from the chair facing west (one side of the door) and
+    # from the basket facing east (the other side); a reply that ends on the basket is valid.
+    scene = example_scenes["run01"]
+    door, chair, basket = scene.item("green door"), scene.item("chair"), scene.item("basket")
+    assert chair.room != basket.room and set(door.rooms) == {chair.room, basket.room}
+    asked = describe_item(scene, chair.cell, Facing.WEST, chair.rooms, door)
+    assert describe_item(scene, basket.cell, Facing.EAST, basket.rooms, door) == asked
+    # judged with the chair's room, the basket's view of the door would be on the back wall
+    assert describe_item(scene, basket.cell, Facing.EAST, chair.rooms, door).wall != asked.wall
+    basket_view = [
+        view_to_dict(describe_item(scene, basket.cell, Facing.EAST, basket.rooms, item))
+        for item in visible_items(scene, basket.cell, Facing.EAST, basket.rooms)
+    ]
+    to_basket = TASKS["view2act"].solve(scene, Question("view2act", "q", "", "", {"observations": basket_view}))
+    question = Question("view2act", "view2act_0", "", "", {"observations": [view_to_dict(asked)]})
+    assert to_basket is not None and TASKS["view2act"].score(question, to_basket, scene).value == 1.0
