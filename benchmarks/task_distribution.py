@@ -11,9 +11,10 @@ on N generated 3-room scenes and counts, per scene set:
   to the first of north, east, south, west, and jump lines that give a left rank or a nearest/farthest
   rank;
 - the number of objects asked in mental rotation;
-- location poses: questions posed in a room where no two objects are more than 1 apart, and, over
-  every (room, free cell, facing) a location question may draw, the share that sees fewer than two
-  objects and the share that sees fewer than two items (objects or doors);
+- location poses: questions posed in a room where no two objects are more than 1 apart; over every
+  (room, free cell, facing) a location question may draw, the share that sees fewer than two objects
+  and the share that sees fewer than two items (objects or doors); and the share of the pose
+  sampler's tries that are dropped (20 tries per scene, drawn from the scene's seed);
 - tasks a scene could not produce.
 
     python benchmarks/task_distribution.py [--scenes 100] [--published tos:run00 ... | DIR/run00 ...]
@@ -28,7 +29,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 
-from theory_of_space.tasks import generate_questions
+import numpy as np
+
+from theory_of_space.tasks import generate_questions, scene_seed
+from theory_of_space.tasks.localisation import OUTER_TRIES, draw_pose, pose_rooms
 from theory_of_space.world.generate import generate_scene
 from theory_of_space.world.geometry import Facing, distance
 from theory_of_space.world.scene import Door, Scene, SceneObject
@@ -74,6 +78,11 @@ def _plan_counts(scene: Scene, steps: Sequence[dict], counts: Counter[str]) -> N
 
 def _pose_counts(scene: Scene, counts: Counter[str]) -> None:
     occupied = {o.cell for o in scene.objects}
+    rng, rooms = np.random.default_rng(scene_seed(scene)), pose_rooms(scene)
+    if rooms:
+        tries = [draw_pose(scene, rng, rooms, occupied) for _ in range(OUTER_TRIES)]
+        counts["pose sampler tries"] += len(tries)
+        counts["  ... dropped"] += sum(t is None for t in tries)
     for room in scene.room_ids:
         if sum(o.room == room for o in scene.objects) < LOCATION_ROOM_MIN_OBJECTS:
             continue
@@ -123,6 +132,8 @@ def report(title: str, counts: Counter[str], rotation: Counter[int]) -> str:
     if counts["location poses"]:
         for key in ("  ... seeing < 2 objects", "  ... seeing < 2 items"):
             lines.append(f"{key} (share): {counts[key] / counts['location poses']:.3f}")
+    if counts["pose sampler tries"]:
+        lines.append(f"  ... dropped (share): {counts['  ... dropped'] / counts['pose sampler tries']:.3f}")
     lines.append("ment_rot objects asked: " + ", ".join(f"{n}: {rotation[n]}" for n in sorted(rotation)))
     return "\n".join(lines)
 
