@@ -123,10 +123,9 @@ def _bins_match(scene: Scene, state: PlanState, item: Item, view: ItemView) -> b
 
 
 def draw_plan(scene: Scene, rng: np.random.Generator, n_jumps: int) -> Plan | None:
-    """One candidate plan of ``n_jumps`` jumps, or ``None`` when it ends facing no object."""
+    """One candidate plan of ``n_jumps`` jumps, or ``None`` when it ends facing no item."""
     state = PlanState(scene.start.cell, scene.start.facing, scene.rooms_at(scene.start.cell))
-    came_from: int | None = None
-    """The room left behind by the last jump, when that jump was to a door."""
+    came_from: int | None = None  # the room left behind by the last jump, when that jump was to a door
     steps: list[dict[str, Any]] = []
     for _ in range(n_jumps):
         targets = [item for item in scene.items if item.cell != state.cell and shares_room(item, state.rooms)]
@@ -226,7 +225,7 @@ def replay_plan(scene: Scene, steps: list[dict[str, Any]]) -> PlanTrace | None:
 
 
 def generate_act2view(scene: Scene, rng: np.random.Generator) -> Draft:
-    """A 2-jump plan; the question asks for the relation of one of (up to 3) objects visible at its end."""
+    """A 2-jump plan; the question asks for the relation of one of (up to 3) items visible at its end."""
     plan = choose_plan(scene, rng, 2, "act2view")
     target = pick(rng, sample(rng, list(plan.visible), MAX_OBSERVATIONS))
     view = describe_item(scene, plan.end.cell, plan.end.facing, plan.end.rooms, target)
@@ -257,7 +256,7 @@ def solve_act2view(scene: Scene, question: Question) -> str | None:
 
 
 def generate_view2act(scene: Scene, rng: np.random.Generator) -> Draft:
-    """A 3-jump plan; the question lists up to 3 objects visible at its end and asks for moves that see them."""
+    """A 3-jump plan; the question lists up to 3 items visible at its end and asks for moves that see them."""
     plan = choose_plan(scene, rng, 3, "view2act")
     chosen = {o.name for o in sample(rng, list(plan.visible), MAX_OBSERVATIONS)}
     end = plan.end
