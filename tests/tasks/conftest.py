@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import REFERENCE_RUNS
 from theory_of_space.tasks import QuestionSet, generate_questions
 from theory_of_space.world.generate import generate_scene
 from theory_of_space.world.scene import Scene
@@ -30,3 +31,11 @@ def suite0(scene0: Scene) -> QuestionSet:
 @pytest.fixture(scope="session")
 def example_suite(example_scene: Scene) -> QuestionSet:
     return generate_questions(example_scene)
+
+
+@pytest.fixture(scope="session")
+def example_scenes(reference_dir) -> dict[str, Scene]:
+    """The five published example scenes, by folder name (run00 is ``example_scene``)."""
+    from theory_of_space.world.tos_format import load_tos_scene
+
+    return {run: load_tos_scene(reference_dir / run) for run in REFERENCE_RUNS}

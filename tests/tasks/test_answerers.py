@@ -1,6 +1,7 @@
 """The oracle and belief answerers, driven through the agent protocol exactly like a model."""
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 from theory_of_space.agents.answerers import (
@@ -15,7 +16,16 @@ from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS, strategist_agen
 from theory_of_space.env.actions import ParsedTurn
 from theory_of_space.env.prompts import PromptOptions, initial_message, system_message
 from theory_of_space.runner.episode import exploration_history, run_episode
-from theory_of_space.tasks import extract_answer, generate_questions, question_messages, score_question
+from theory_of_space.tasks import (
+    TASKS,
+    Question,
+    extract_answer,
+    generate_questions,
+    question_messages,
+    score_question,
+)
+from theory_of_space.tasks.localisation import origin_cell
+from theory_of_space.world.scene import Door
 
 CONVERSATION = [Message("system", "sys"), Message("user", "You observe: nothing.")]
 
@@ -25,8 +35,8 @@ def test_answerers_implement_the_agent_protocol(scene0):
     assert isinstance(BeliefAnswerer(scene0), Agent)
 
 
-def test_oracle_scores_one_on_every_question(generated_scenes, example_scene):
-    for scene in [example_scene, *generated_scenes]:
+def test_oracle_scores_one_on_every_question(generated_scenes, example_scenes):
+    for scene in [*example_scenes.values(), *generated_scenes]:
         suite = generate_questions(scene)
         oracle = OracleAnswerer(scene, suite.questions)
         for question in suite.questions:
@@ -112,3 +122,21 @@ def test_belief_explores_as_strategist(example_scene):
     strategist = strategist_agent(example_scene)
     for _ in range(3):
         assert extract_answer(belief.act(CONVERSATION).text) == extract_answer(strategist.act(CONVERSATION).text)
+
+
+def test_belief_location_keeps_the_true_cell_when_a_door_is_listed(example_scenes):
+    checked = 0
+    for scene in example_scenes.values():
+        _, conversation = _passive_conversation(scene, query_enabled=True)
+        answerer = BeliefAnswerer(scene)
+        beliefs = answerer.beliefs(conversation)
+        for seed in range(30):
+            draft = TASKS["view2loc"].generate(scene, np.random.default_rng(seed))
+            if not any(isinstance(scene.item(v["name"]), Door) for v in draft.data["observations"]):
+                continue
+            question = Question("view2loc", "view2loc_0", draft.text, draft.answer, draft.data)
+            origin = origin_cell(scene, draft.data["origin"])
+            cell = (origin[0] + draft.data["position"][0], origin[1] + draft.data["position"][1])
+            assert cell in answerer.locate_candidates(question, beliefs), (scene.source, draft.data)
+            checked += 1
+    assert checked > 10

@@ -77,9 +77,35 @@ def test_direction_distance_swapped_and_decorated():
     assert any(r.direction == "south east" and r.distance == "mid distance" and r.swapped for r in readings)
 
 
-def test_direction_distance_with_three_parts_has_no_reading():
-    assert parse_direction_distance("north, east, near", "cardinal") == []
+def test_direction_distance_reads_the_first_two_of_three_parts():
+    readings = parse_direction_distance("front-left, near, facing forward", "ego")
+    assert any(r.direction == "front-left" and r.distance == "near" and not r.swapped for r in readings)
+    assert not any(
+        r.direction == "north" and r.distance == "near"
+        for r in parse_direction_distance("north, east, near", "cardinal")
+    )
     assert parse_direction_distance("", "ego") == []
+
+
+@pytest.mark.parametrize(
+    "answer", ["(south east, mid distance)", "[south east, mid distance]", "**(south east, mid)**"]
+)
+def test_direction_distance_in_brackets(answer):
+    readings = parse_direction_distance(answer, "cardinal")
+    assert any(r.direction == "south east" and r.distance == "mid distance" for r in readings)
+
+
+@pytest.mark.parametrize(
+    ("text", "points"),
+    [
+        ("2, -5", ((2.0, -5.0),)),
+        ("2,-5.", ((2.0, -5.0),)),
+        ("1, 2; 3, 4", ((1.0, 2.0), (3.0, 4.0))),
+        ("(1, 2), 3, 4", ((1.0, 2.0),)),
+    ],
+)
+def test_coordinates_without_brackets(text, points):
+    assert parse_coordinates(text).points == points
 
 
 def test_coordinates_in_order_with_brackets_signs_and_decimals():

@@ -277,21 +277,9 @@ class BeliefAnswerer:
         return _centre(beliefs.solver.candidates(name))
 
     def _locate(self, question: Question, beliefs: Beliefs) -> str:
-        """Cells of the candidate box from which every known listed item looks as observed, nearest the centre."""
+        """The cell of :meth:`locate_candidates` nearest their centre, relative to the question's origin."""
         known, start = beliefs.known, self.scene.start.cell
-        facing = Facing.from_label(question.data["facing"])
-        observations = [view_from_dict(v) for v in question.data["observations"]]
-        g = beliefs.solver.g
-        cells = [(start[0] + x, start[1] + y) for x in range(-g, g + 1) for y in range(-g, g + 1)]
-        for observed in observations:
-            target = known.item(observed.name)
-            if target is None:
-                continue
-            cells = [
-                c
-                for c in cells
-                if c != target.cell and describe_item(known, c, facing, target.rooms, target) == observed
-            ]
+        cells = self.locate_candidates(question, beliefs)
         origin = origin_cell(known, question.data["origin"])
         if origin is None:
             door = self.scene.item(question.data["origin"])
@@ -302,3 +290,24 @@ class BeliefAnswerer:
             return UNKNOWN
         x, y = _centre(cells)
         return f"({x - origin[0]}, {y - origin[1]})"
+
+    def locate_candidates(self, question: Question, beliefs: Beliefs) -> list[Cell]:
+        """Cells of the candidate box (scene coordinates) from which every known listed item looks as observed."""
+        known, start = beliefs.known, self.scene.start.cell
+        facing = Facing.from_label(question.data["facing"])
+        observations = [view_from_dict(v) for v in question.data["observations"]]
+        g = beliefs.solver.g
+        cells = [(start[0] + x, start[1] + y) for x in range(-g, g + 1) for y in range(-g, g + 1)]
+        for observed in observations:
+            target = known.item(observed.name)
+            if target is None:
+                continue
+            # A door's wall depends on the side it is seen from, which the solver does not know: either
+            # of its rooms may be the viewer's.
+            cells = [
+                c
+                for c in cells
+                if c != target.cell
+                and any(describe_item(known, c, facing, (room,), target) == observed for room in target.rooms)
+            ]
+        return cells

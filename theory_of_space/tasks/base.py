@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from theory_of_space.world.scene import Scene, SceneObject
+from theory_of_space.world.scene import Item, Scene, SceneObject
 from theory_of_space.world.view import ItemView
 from theory_of_space.world.visibility import visible_items
 
@@ -179,13 +179,23 @@ def weighted_pick(rng: np.random.Generator, items: list[Any], weights: list[floa
     return items[int(rng.choice(len(items), p=[w / total for w in weights]))]
 
 
-def oriented_anchors(scene: Scene) -> list[tuple[SceneObject, list[SceneObject]]]:
-    """Each oriented object with the objects it sees, leaving out those that see none (persp, perc_dec)."""
+def oriented_anchors(scene: Scene, *, doors: bool) -> list[tuple[SceneObject, list[Item]]]:
+    """Each oriented object with what it sees, leaving out those that see nothing.
+
+    Args:
+        scene: the scene.
+        doors: whether doors count as seen items (perception decoding, as published) or only objects
+            do (perspective taking, whose target must be an object).
+    """
     anchors = []
     for anchor in scene.objects:
         if anchor.facing is None:
             continue
-        seen = [o for o in visible_items(scene, anchor.cell, anchor.facing, anchor.rooms) if isinstance(o, SceneObject)]
+        seen = [
+            item
+            for item in visible_items(scene, anchor.cell, anchor.facing, anchor.rooms)
+            if doors or isinstance(item, SceneObject)
+        ]
         if seen:
             anchors.append((anchor, seen))
     return anchors

@@ -75,7 +75,7 @@ def persp_relation(scene: Scene, target: str, anchor: str) -> str | None:
 
 def generate_persp(scene: Scene, rng: np.random.Generator) -> Draft:
     """A random oriented object that sees at least one other object; the target is one it sees."""
-    anchors = oriented_anchors(scene)
+    anchors = oriented_anchors(scene, doors=False)
     if not anchors:
         raise TaskUnavailable("persp", "no oriented object sees another object")
     anchor, seen = pick(rng, anchors)

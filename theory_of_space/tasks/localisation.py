@@ -1,14 +1,17 @@
 """Location → view (``loc2view``) and view → location (``view2loc``) (spec §10.4).
 
-Both draw a pose: a random room with at least two objects, a random free floor cell in it and a
-random facing that sees at least two objects (20 outer tries of 10 draws each; one candidate pose is
-kept with probability proportional to how many objects it sees). Coordinates are given relative to
-an origin: the start when the room is the start room, otherwise a random door of the room.
+Both draw a pose as the published generators do: 20 tries, each drawing a random room that holds
+two objects more than 1 apart, a free floor cell of it (up to 10 draws of a cell until one holds no
+object) and a random facing. A pose that sees fewer than two items (objects and doors alike) is
+dropped, not redrawn; of the poses kept, one is chosen with probability proportional to how many
+items it sees. Coordinates are given relative to an origin: the start when the room is the start
+room, otherwise a random door of the room.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -25,8 +28,8 @@ from theory_of_space.tasks.base import (
     weighted_pick,
 )
 from theory_of_space.tasks.scoring import score_direction_distance, score_location
-from theory_of_space.world.geometry import Cell, Facing, sub
-from theory_of_space.world.scene import Scene, SceneObject
+from theory_of_space.world.geometry import Cell, Facing, distance, sub
+from theory_of_space.world.scene import Item, Scene
 from theory_of_space.world.view import describe_item
 from theory_of_space.world.visibility import visible_items
 
@@ -35,17 +38,19 @@ VIEW2LOC_FORMAT = "(x, y)"
 OUTER_TRIES = 20
 CELL_DRAWS = 10
 MIN_VISIBLE = 2
+MIN_SPREAD = 1.0
+"""A room qualifies when some two of its objects are more than this far apart."""
 MAX_OBSERVATIONS = 3
 
 
 @dataclass(frozen=True)
 class SampledPose:
-    """A pose inside one room, the objects it sees, and the origin its coordinates are given from."""
+    """A pose inside one room, the items it sees, and the origin its coordinates are given from."""
 
     cell: Cell
     facing: Facing
     room: int
-    visible: tuple[SceneObject, ...]
+    visible: tuple[Item, ...]
     origin: str | None
     """The door that is the origin (0, 0), or ``None`` for the start."""
 
@@ -64,24 +69,57 @@ def origin_phrase(origin: str | None) -> str:
     return f"The {origin} is the origin (0, 0) for this question"
 
 
+def pose_rooms(scene: Scene) -> list[int]:
+    """The rooms a location pose may be drawn in: some two of their objects are more than 1 apart."""
+    return [
+        room
+        for room in scene.room_ids
+        if any(
+            distance(a.cell, b.cell) > MIN_SPREAD
+            for a, b in combinations([o for o in scene.objects if o.room == room], 2)
+        )
+    ]
+
+
+def _draw_free_cell(scene: Scene, rng: np.random.Generator, room: int, occupied: set[Cell]) -> Cell | None:
+    """Up to :data:`CELL_DRAWS` draws of a floor cell of ``room`` until one holds no object."""
+    cells = scene.room_cells(room)
+    for _ in range(CELL_DRAWS):
+        cell = pick(rng, cells)
+        if cell not in occupied:
+            return cell
+    return None
+
+
+PoseCandidate = tuple[int, Cell, Facing, tuple[Item, ...]]
+"""(room, cell, facing, the items seen) of a pose that qualifies."""
+
+
+def draw_pose(scene: Scene, rng: np.random.Generator, rooms: list[int], occupied: set[Cell]) -> PoseCandidate | None:
+    """One try of the pose sampler: a room, a free cell, a facing; ``None`` when the try is dropped.
+
+    A try is dropped when ten cell draws find no free cell or when the pose sees fewer than two items.
+    """
+    room = pick(rng, rooms)
+    cell = _draw_free_cell(scene, rng, room, occupied)
+    if cell is None:
+        return None
+    facing = Facing(int(rng.integers(4)))
+    seen = tuple(visible_items(scene, cell, facing, (room,)))
+    # A pose that sees too little is dropped, not redrawn, as published.
+    return (room, cell, facing, seen) if len(seen) >= MIN_VISIBLE else None
+
+
 def sample_pose(scene: Scene, rng: np.random.Generator, task: str) -> SampledPose:
-    """Draw a pose as spec §10.4 describes; :class:`TaskUnavailable` when no pose sees two objects."""
+    """Draw a pose as the module docstring describes; :class:`TaskUnavailable` when every try is dropped."""
     occupied = {o.cell for o in scene.objects}
-    rooms = [room for room in scene.room_ids if sum(o.room == room for o in scene.objects) >= MIN_VISIBLE]
+    rooms = pose_rooms(scene)
     if not rooms:
-        raise TaskUnavailable(task, f"no room holds {MIN_VISIBLE} objects")
-    candidates: list[tuple[int, Cell, Facing, tuple[SceneObject, ...]]] = []
-    for _ in range(OUTER_TRIES):
-        room = pick(rng, rooms)
-        free = [cell for cell in scene.room_cells(room) if cell not in occupied]
-        for _ in range(CELL_DRAWS):
-            cell, facing = pick(rng, free), Facing(int(rng.integers(4)))
-            seen = tuple(o for o in visible_items(scene, cell, facing, (room,)) if isinstance(o, SceneObject))
-            if len(seen) >= MIN_VISIBLE:
-                candidates.append((room, cell, facing, seen))
-                break
+        raise TaskUnavailable(task, f"no room holds two objects more than {MIN_SPREAD:g} apart")
+    tries = (draw_pose(scene, rng, rooms, occupied) for _ in range(OUTER_TRIES))
+    candidates = [c for c in tries if c is not None]
     if not candidates:
-        raise TaskUnavailable(task, f"no sampled pose sees {MIN_VISIBLE} objects")
+        raise TaskUnavailable(task, f"none of {OUTER_TRIES} sampled poses sees {MIN_VISIBLE} items")
     room, cell, facing, seen = weighted_pick(rng, candidates, [len(c[3]) for c in candidates])
     origin = None
     if room not in scene.rooms_at(scene.start.cell):
@@ -104,9 +142,16 @@ def _pose_data(scene: Scene, pose: SampledPose) -> dict[str, Any]:
 
 
 def generate_loc2view(scene: Scene, rng: np.random.Generator) -> Draft:
-    """A sampled pose given as coordinates and facing; asks for the relation of one object it sees."""
+    """A sampled pose given as coordinates and facing; asks for the relation of one item it sees.
+
+    The target is the first of the pose's observations: its first visible item when it sees at most
+    three, else the first of three drawn at random (the published rule).
+    """
     pose = sample_pose(scene, rng, "loc2view")
-    target = sample(rng, list(pose.visible), len(pose.visible))[0]
+    shown = list(pose.visible)
+    if len(shown) > MAX_OBSERVATIONS:
+        shown = sample(rng, shown, MAX_OBSERVATIONS)
+    target = shown[0]
     view = describe_item(scene, pose.cell, pose.facing, (pose.room,), target)
     data = _pose_data(scene, pose)
     x, y = data["position"]

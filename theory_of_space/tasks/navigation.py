@@ -1,12 +1,15 @@
 """Action → view (``act2view``) and view → action (``view2act``): plans of jumps from the start (spec §10.4).
 
 A plan starts at the start pose facing north. Each jump goes to an object or door of the current
-room(s) (a door with probability 0.6 when there is one; after passing a door, objects of the room
-ahead are preferred), after turning to the cardinal facing closest to the target. The plan ends with
-a turn to a random facing that sees at least one object. Jump lines never name the target: they give
-its egocentric bin and distance bin, plus its rank from the left when several visible items share
-both bins. Five candidate plans are drawn and one is kept with probability proportional to the
-number of objects visible at its end.
+room(s): a door with probability 0.6 when there is one, except right after a jump to a door, when
+the target is an object (of the room ahead if it has one) and a door only if the rooms hold no
+object. Before the jump the agent turns to the cardinal facing closest to the target (on an exact
+diagonal, the first of north, east, south, west). The plan ends with a turn to a random facing that
+sees at least one item (objects and doors alike). Jump lines never name the target: they give its
+egocentric bin and distance bin and, when several visible items share both bins, its rank among
+them from the left and from the nearest. Five candidate plans are drawn and one is kept with
+probability proportional to the number of items visible at its end; the questions list and ask
+about those items, doors included.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from theory_of_space.env.actions import JumpTo, Rotate
-from theory_of_space.env.session import VALID_ROTATIONS
 from theory_of_space.tasks.base import (
     Draft,
     Question,
@@ -37,9 +39,9 @@ from theory_of_space.world.geometry import (
     Cell,
     Facing,
     bearing,
+    closest_cardinal,
     distance,
     in_field_of_view,
-    nearest_facing,
     rotation_between,
 )
 from theory_of_space.world.scene import Door, Item, Scene, SceneObject
@@ -52,7 +54,6 @@ DOOR_PROBABILITY = 0.6
 CANDIDATE_PLANS = 5
 MAX_OBSERVATIONS = 3
 MAX_SEARCH_DEPTH = 10
-_ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,11 @@ class PlanState:
 
 @dataclass(frozen=True)
 class Plan:
-    """The steps of a plan (JSON dicts) and the objects visible at its end."""
+    """The steps of a plan (JSON dicts) and the items (objects and doors) visible at its end."""
 
     steps: tuple[dict[str, Any], ...]
     end: PlanState
-    visible: tuple[SceneObject, ...]
+    visible: tuple[Item, ...]
 
 
 def _turn(current: Facing, wanted: Facing) -> int:
@@ -84,19 +85,36 @@ def _order_key(state: PlanState, item: Item) -> tuple[float, float]:
     return (bearing(state.cell, state.facing, item.cell), distance(state.cell, item.cell))
 
 
+def _near_key(state: PlanState, item: Item) -> tuple[float, float]:
+    """Nearest to farthest; the one further left first at equal distance."""
+    return (distance(state.cell, item.cell), bearing(state.cell, state.facing, item.cell))
+
+
 def _visible(scene: Scene, state: PlanState) -> list[Item]:
     return visible_items(scene, state.cell, state.facing, state.rooms)
 
 
-def _visible_objects(scene: Scene, state: PlanState) -> tuple[SceneObject, ...]:
-    return tuple(item for item in _visible(scene, state) if isinstance(item, SceneObject))
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def near_phrase(rank: int, total: int) -> str:
+    """``nearest``, ``farthest`` (the last of ``total``) or ``<n>th nearest``."""
+    if rank == 1:
+        return "nearest"
+    return "farthest" if rank == total else f"{_ordinal(rank)} nearest"
 
 
 def _jump_step(scene: Scene, state: PlanState, target: Item) -> dict[str, Any]:
     view = describe_item(scene, state.cell, state.facing, state.rooms, target)
     same = [item for item in _visible(scene, state) if _bins_match(scene, state, item, view)]
-    rank = None if len(same) == 1 else 1 + sorted(same, key=lambda i: _order_key(state, i)).index(target)
-    return {"kind": "jump", "target": target.name, "direction": view.direction, "distance": view.distance, "rank": rank}
+    step = {"kind": "jump", "target": target.name, "direction": view.direction, "distance": view.distance}
+    if len(same) == 1:
+        return {**step, "rank": None}
+    rank = 1 + sorted(same, key=lambda i: _order_key(state, i)).index(target)
+    near_rank = 1 + sorted(same, key=lambda i: _near_key(state, i)).index(target)
+    return {**step, "rank": rank, "near_rank": near_rank, "group": len(same)}
 
 
 def _bins_match(scene: Scene, state: PlanState, item: Item, view: ItemView) -> bool:
@@ -105,46 +123,52 @@ def _bins_match(scene: Scene, state: PlanState, item: Item, view: ItemView) -> b
 
 
 def draw_plan(scene: Scene, rng: np.random.Generator, n_jumps: int) -> Plan | None:
-    """One candidate plan of ``n_jumps`` jumps, or ``None`` when it ends facing no object."""
+    """One candidate plan of ``n_jumps`` jumps, or ``None`` when it ends facing no item."""
     state = PlanState(scene.start.cell, scene.start.facing, scene.rooms_at(scene.start.cell))
-    came_from: int | None = None
+    came_from: int | None = None  # the room left behind by the last jump, when that jump was to a door
     steps: list[dict[str, Any]] = []
     for _ in range(n_jumps):
         targets = [item for item in scene.items if item.cell != state.cell and shares_room(item, state.rooms)]
         doors = [t for t in targets if isinstance(t, Door)]
         objects = [t for t in targets if isinstance(t, SceneObject)]
-        if len(state.rooms) == 2 and came_from is not None:
+        target: Item
+        if came_from is not None:
+            # Right after a door: an object, of the room ahead if it holds one; a door only as a last resort.
             ahead = [o for o in objects if o.room != came_from]
-            objects = ahead or objects
-        if doors and (not objects or rng.random() < DOOR_PROBABILITY):
-            target: Item = pick(rng, doors)
+            pool: list[Item] = [*ahead] or [*objects] or [*doors]
+            if not pool:
+                return None
+            target = pick(rng, pool)
+        elif doors and (not objects or rng.random() < DOOR_PROBABILITY):
+            target = pick(rng, doors)
         elif objects:
             target = pick(rng, objects)
         else:
             return None
-        wanted = nearest_facing(state.cell, target.cell, state.facing)
+        wanted = closest_cardinal(state.cell, target.cell)
         if (delta := _turn(state.facing, wanted)) != 0:
             steps.append({"kind": "rotate", "degrees": delta})
             state = PlanState(state.cell, wanted, state.rooms)
         assert is_visible(scene, state.cell, state.facing, target, state.rooms)
         steps.append(_jump_step(scene, state, target))
-        came_from = next(room for room in state.rooms if room in target.rooms)
+        shared = next(room for room in state.rooms if room in target.rooms)
+        came_from = shared if isinstance(target, Door) else None
         state = PlanState(target.cell, state.facing, target.rooms)
-    facings = [f for f in Facing if _visible_objects(scene, PlanState(state.cell, f, state.rooms))]
+    facings = [f for f in Facing if _visible(scene, PlanState(state.cell, f, state.rooms))]
     if not facings:
         return None
     final = pick(rng, facings)
     if (delta := _turn(state.facing, final)) != 0:
         steps.append({"kind": "rotate", "degrees": delta})
     state = PlanState(state.cell, final, state.rooms)
-    return Plan(tuple(steps), state, _visible_objects(scene, state))
+    return Plan(tuple(steps), state, tuple(_visible(scene, state)))
 
 
 def choose_plan(scene: Scene, rng: np.random.Generator, n_jumps: int, task: str) -> Plan:
-    """Draw five candidate plans and keep one with probability proportional to its visible objects."""
+    """Draw five candidate plans and keep one with probability proportional to its visible items."""
     plans = [p for p in (draw_plan(scene, rng, n_jumps) for _ in range(CANDIDATE_PLANS)) if p is not None]
     if not plans:
-        raise TaskUnavailable(task, f"no plan of {n_jumps} jumps ends facing an object")
+        raise TaskUnavailable(task, f"no plan of {n_jumps} jumps ends facing an item")
     return weighted_pick(rng, plans, [len(p.visible) for p in plans])
 
 
@@ -158,12 +182,13 @@ def plan_lines(steps: list[dict[str, Any]]) -> str:
         bins = f"{step['direction']}, {step['distance']}"
         if step["rank"] is None:
             lines.append(f"{number}. Jump to the item that is {bins} from you")
+            continue
+        line = f"{number}. Among the items that are {bins} from you, jump to the {_ordinal(step['rank'])} from the left"
+        if step.get("near_rank") is None:
+            # questions stored before jump lines named the nearness rank
+            lines.append(f"{line} (nearer first at the same bearing)")
         else:
-            ordinal = _ORDINALS.get(step["rank"], f"{step['rank']}th")
-            lines.append(
-                f"{number}. Among the items that are {bins} from you, jump to the {ordinal} from the left "
-                "(nearer first at the same bearing)"
-            )
+            lines.append(f"{line}, which is also the {near_phrase(step['near_rank'], step['group'])} one")
     return "\n".join(lines)
 
 
@@ -185,10 +210,12 @@ def replay_plan(scene: Scene, steps: list[dict[str, Any]]) -> PlanTrace | None:
             continue
         wanted = ItemView("", step["direction"], step["distance"])
         same = [item for item in _visible(scene, state) if _bins_match(scene, state, item, wanted)]
-        rank = step["rank"]
+        rank, near_rank = step["rank"], step.get("near_rank")
         if (rank is None and len(same) != 1) or (rank is not None and not 1 <= rank <= len(same)):
             return None
         target = sorted(same, key=lambda i: _order_key(state, i))[0 if rank is None else rank - 1]
+        if near_rank is not None and sorted(same, key=lambda i: _near_key(state, i)).index(target) != near_rank - 1:
+            return None
         rooms_used.append(state.rooms)
         state = PlanState(target.cell, state.facing, target.rooms)
     return PlanTrace(state, tuple(rooms_used))
@@ -198,7 +225,7 @@ def replay_plan(scene: Scene, steps: list[dict[str, Any]]) -> PlanTrace | None:
 
 
 def generate_act2view(scene: Scene, rng: np.random.Generator) -> Draft:
-    """A 2-jump plan; the question asks for the relation of one of (up to 3) objects visible at its end."""
+    """A 2-jump plan; the question asks for the relation of one of (up to 3) items visible at its end."""
     plan = choose_plan(scene, rng, 2, "act2view")
     target = pick(rng, sample(rng, list(plan.visible), MAX_OBSERVATIONS))
     view = describe_item(scene, plan.end.cell, plan.end.facing, plan.end.rooms, target)
@@ -229,7 +256,7 @@ def solve_act2view(scene: Scene, question: Question) -> str | None:
 
 
 def generate_view2act(scene: Scene, rng: np.random.Generator) -> Draft:
-    """A 3-jump plan; the question lists up to 3 objects visible at its end and asks for moves that see them."""
+    """A 3-jump plan; the question lists up to 3 items visible at its end and asks for moves that see them."""
     plan = choose_plan(scene, rng, 3, "view2act")
     chosen = {o.name for o in sample(rng, list(plan.visible), MAX_OBSERVATIONS)}
     end = plan.end
@@ -269,8 +296,9 @@ def score_view2act(question: Question, answer: str, scene: Scene) -> Score:
     state = PlanState(scene.start.cell, scene.start.facing, scene.rooms_at(scene.start.cell))
     for move in parsed.moves:
         if isinstance(move, Rotate):
-            if move.degrees not in VALID_ROTATIONS:
-                return Score(0.0, answer, f"{move}: invalid rotation angle")
+            # Any whole number of quarter turns counts (Rotate(360), Rotate(450)), as published.
+            if move.degrees % 90:
+                return Score(0.0, answer, f"{move}: the angle is not a multiple of 90")
             state = PlanState(state.cell, state.facing.rotated(move.degrees), state.rooms)
             continue
         item = scene.item(move.target)

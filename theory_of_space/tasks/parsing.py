@@ -19,6 +19,9 @@ _TRAILING = ".!;:,"
 _PART_SEPARATORS = re.compile(r"[,;\n]")
 _NUMBER = r"[-+−]?\s*(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _COORDINATE = re.compile(rf"[(\[]\s*({_NUMBER})\s*[,;]\s*({_NUMBER})\s*[)\]]")
+# A pair written without brackets (`2, -5`): digits or a point must not touch either end.
+_BARE_COORDINATE = re.compile(rf"(?<![\w.])({_NUMBER})\s*,\s*({_NUMBER})(?![\w.])")
+_ENCLOSED = re.compile(r"^\((.*)\)$|^\[(.*)\]$", re.DOTALL)
 _LIST_SEPARATORS = re.compile(r"\s*(?:,|;|\n|->|→|=>)\s*")
 _ENUMERATOR = re.compile(r"^\s*(?:\d+\s*[.)]|[-•*])\s+")
 _MOVE_NAME = re.compile(r"\b(jumpto|rotate)\s*\(", re.IGNORECASE)
@@ -51,15 +54,19 @@ def parse_direction_distance(answer: str, direction_kind: LabelKind) -> list[Dir
 
     The two parts are separated by a comma, a semicolon, a newline or whitespace; both orders are
     tried. The scorer keeps the reading that scores best, so the list holds every candidate split.
+    Brackets around the whole answer are dropped (``(south east, near)``), and of three or more parts
+    only the first two are read (``front-left, near, facing forward``), as the published scorer does.
 
     Args:
         answer: the extracted answer text.
         direction_kind: ``"ego"`` or ``"cardinal"``, the label set of the direction part.
     """
     text = clean(answer)
+    if (enclosed := _ENCLOSED.match(text)) is not None:
+        text = clean(enclosed.group(1) if enclosed.group(1) is not None else enclosed.group(2))
     pieces = [clean(p) for p in _PART_SEPARATORS.split(text) if clean(p)]
     splits: list[tuple[str, str]] = []
-    if len(pieces) == 2:
+    if len(pieces) >= 2:
         splits.append((pieces[0], pieces[1]))
     elif len(pieces) == 1:
         words = pieces[0].split()
@@ -82,9 +89,15 @@ class Coordinates:
 
 
 def parse_coordinates(answer: str) -> Coordinates:
-    """Read every ``(x, y)`` (or ``[x, y]``) pair in order; non-finite numbers make the answer unusable."""
+    """Read every ``(x, y)`` (or ``[x, y]``) pair in order; non-finite numbers make the answer unusable.
+
+    An answer with no bracketed pair is read for bare pairs ``x, y`` instead (``2, -5``; several
+    separated by ``;``), which the published scorer also accepts.
+    """
+    text = answer.replace("−", "-")
+    matches = list(_COORDINATE.finditer(text)) or list(_BARE_COORDINATE.finditer(text))
     points = []
-    for match in _COORDINATE.finditer(answer.replace("−", "-")):
+    for match in matches:
         try:
             x, y = (float(re.sub(r"\s+", "", value)) for value in match.groups())
         except ValueError:

@@ -1,7 +1,8 @@
 """Perception decoding (``perc_dec``): which object does the agent stand on, given what it sees? (spec §10.4)
 
 The agent stands on an oriented object's cell facing that object's direction; the question lists up
-to three of the objects it sees. An answer is right when it names that object, or any item whose
+to three of the items (objects and doors) it sees, as published: an anchor that sees only a door
+qualifies. An answer is right when it names that object, or any item whose
 pose (its cell and facing, north when it has none) reproduces every listed observation.
 """
 
@@ -46,10 +47,10 @@ def reproduces(scene: Scene, item: Item, observations: Sequence[ItemView]) -> bo
 
 
 def generate_perc_dec(scene: Scene, rng: np.random.Generator) -> Draft:
-    """An oriented anchor drawn in proportion to how many objects it sees; up to 3 of its observations."""
-    anchors = oriented_anchors(scene)
+    """An oriented anchor drawn in proportion to how many items it sees; up to 3 of its observations."""
+    anchors = oriented_anchors(scene, doors=True)
     if not anchors:
-        raise TaskUnavailable("perc_dec", "no oriented object sees another object")
+        raise TaskUnavailable("perc_dec", "no oriented object sees another item")
     anchor, seen = weighted_pick(rng, anchors, [len(s) for _, s in anchors])
     assert anchor.facing is not None
     chosen = {o.name for o in sample(rng, seen, MAX_OBSERVATIONS)}

@@ -3,8 +3,8 @@
 The agent stands at the start facing north with every wall removed and turns a full circle
 clockwise or counterclockwise. Candidates are all objects not exactly ahead at the start; a subset
 with pairwise angle gaps above ε is picked greedily (ε = 30, 15, 7.5, 1 in turn, five shuffles
-each), sorted by (angle, distance), and its first 3–5 are asked about. The count is drawn from the
-task's generator and capped by the subset size (open point 10).
+each), sorted by (angle, distance), and its first n are asked about, n drawn from 3 up to the smaller of
+the subset size and 5 (as published).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from theory_of_space.tasks.scoring import score_order
 from theory_of_space.world.geometry import bearing, distance
 from theory_of_space.world.scene import Scene, SceneObject
 
-MENT_ROT_FORMAT = "<object>, <object>, ..."
+MENT_ROT_FORMAT = "<object_name1>, <object_name2>, ..."
 GAPS = (30.0, 15.0, 7.5, 1.0)
 SHUFFLES = 5
 MIN_OBJECTS = 3
@@ -56,6 +56,11 @@ def _spread_subset(
     return None
 
 
+def object_count(rng: np.random.Generator, available: int) -> int:
+    """How many objects to ask about: uniform from 3 to the smaller of ``available`` and 5 (as published)."""
+    return int(rng.integers(MIN_OBJECTS, min(available, MAX_OBJECTS) + 1))
+
+
 def generate_ment_rot(scene: Scene, rng: np.random.Generator) -> Draft:
     direction = pick(rng, list(DIRECTIONS))
     candidates = [
@@ -67,8 +72,7 @@ def generate_ment_rot(scene: Scene, rng: np.random.Generator) -> Draft:
         raise TaskUnavailable("ment_rot", f"fewer than {MIN_OBJECTS} objects at distinct bearings from the start")
     ordered = rotation_order(scene, [o.name for o in subset], direction)
     assert ordered is not None
-    count = min(int(rng.integers(MIN_OBJECTS, MAX_OBJECTS + 1)), len(ordered))
-    order = ordered[:count]
+    order = ordered[: object_count(rng, len(ordered))]
     listed = ", ".join(sorted(order))
     text = (
         "Imagine every wall is removed. You stand at your starting position, facing north, and turn a full "

@@ -62,27 +62,27 @@ def score_order(answer: str, order: Sequence[str]) -> Score:
 
 
 def score_location(answer: str, truth: tuple[int, int]) -> Score:
-    """exp(−‖pred − gt‖ / ‖gt‖); with gt = (0, 0), 1 for the exact answer and 0 otherwise (spec §10.4)."""
+    """exp(−‖pred − gt‖ / ‖gt‖); with gt = (0, 0), 1 for the exact answer and 0 otherwise (spec §10.4).
+
+    When the answer holds several coordinates the first one is scored, as the published scorer does.
+    """
     if (empty := _empty(answer)) is not None:
         return empty
     parsed = parse_coordinates(answer)
     if parsed.problem is not None:
         return Score(0.0, answer, parsed.problem)
-    if len(parsed.points) != 1:
-        return Score(0.0, answer, f"expected one coordinate (x, y), found {len(parsed.points)}")
     (x, y), norm = parsed.points[0], math.hypot(*truth)
     error = math.hypot(x - truth[0], y - truth[1])
     # gt = (0, 0) has no scale: only the exact answer counts
     value = math.exp(-error / norm) if norm > 0 else float(error == 0)
-    return Score(value, answer, f"read ({x:g}, {y:g}); truth ({truth[0]}, {truth[1]}); error {error:.3g}")
+    extra = f" (first of {len(parsed.points)} coordinates)" if len(parsed.points) > 1 else ""
+    return Score(value, answer, f"read ({x:g}, {y:g}){extra}; truth ({truth[0]}, {truth[1]}); error {error:.3g}")
 
 
-def _pair_bins(points: Sequence[tuple[float, float]]) -> list[str | None]:
-    bins: list[str | None] = []
-    for a, b in combinations(points, 2):
-        offset = (b[0] - a[0], b[1] - a[1])
-        bins.append(None if offset == (0, 0) else cardinal_of_offset(offset))
-    return bins
+def _pair_bins(points: Sequence[tuple[float, float]]) -> list[str]:
+    # A zero offset has bearing 0, hence `north` (the published rule). `+ 0.0` turns a -0.0 (from an
+    # answer's "-0") into 0.0, whose bearing would otherwise come out as 180 (atan2 of signed zeros).
+    return [cardinal_of_offset((b[0] - a[0] + 0.0, b[1] - a[1] + 0.0)) for a, b in combinations(points, 2)]
 
 
 def allocentric_similarity(predicted: Sequence[tuple[float, float]], truth: Sequence[tuple[int, int]]) -> float:
@@ -90,7 +90,7 @@ def allocentric_similarity(predicted: Sequence[tuple[float, float]], truth: Sequ
 
     pos_sim = exp(−RMSE / L), L the RMS norm of the true coordinates (coverage is 1: all k are
     given); dir_sim = the fraction of pairs over the k objects plus the origin whose north-up 8-way
-    cardinal bins agree (two predicted points on one cell have no bin and never agree).
+    cardinal bins agree; two points on one cell (a zero offset) are `north` of each other.
     """
     k = len(truth)
     # squared with `*`, not `**`: float ** 2 raises OverflowError for huge answers, `*` gives inf
@@ -100,7 +100,7 @@ def allocentric_similarity(predicted: Sequence[tuple[float, float]], truth: Sequ
     pos_sim = math.exp(-rmse / scale) if scale > 0 else float(rmse == 0)
     predicted_bins = _pair_bins([(0.0, 0.0), *predicted])
     true_bins = _pair_bins([(0, 0), *truth])
-    dir_sim = sum(p is not None and p == t for p, t in zip(predicted_bins, true_bins)) / len(true_bins)
+    dir_sim = sum(p == t for p, t in zip(predicted_bins, true_bins)) / len(true_bins)
     return (pos_sim + dir_sim) / 2
 
 

@@ -240,6 +240,15 @@ def nearest_facing(anchor: Cell, target: Cell, current: Facing) -> Facing:
     return options[0]
 
 
+def closest_cardinal(anchor: Cell, target: Cell) -> Facing:
+    """The cardinal facing closest to the direction of ``target``; on an exact diagonal, the first of
+    north, east, south, west (the turn rule of the plans in the action→view and view→action tasks).
+
+    Unlike :func:`nearest_facing`, the tie does not depend on the current facing.
+    """
+    return min(Facing, key=lambda f: abs(bearing(anchor, f, target)))
+
+
 def rotation_between(current: Facing, wanted: Facing) -> int:
     """The clockwise turn in (-180, 180] degrees taking ``current`` to ``wanted``."""
     quarter = (wanted - current) % 4
