@@ -11,10 +11,6 @@ from fake_servers import FakeModelServer
 FAKE_OPENAI_KEY = "sk-test-SECRET-0123456789"
 FAKE_ANTHROPIC_KEY = "sk-ant-test-SECRET-9876543210"
 
-# Retries in tests wait microseconds, not seconds.
-FAST_RETRIES = {"backoff_initial_s": 0.001, "backoff_max_s": 0.002}
-
-
 @pytest.fixture
 def server() -> Iterator[FakeModelServer]:
     """A fresh scripted server on 127.0.0.1, shut down after the test."""

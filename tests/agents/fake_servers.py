@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# Retries in tests wait microseconds, not seconds.
+FAST_RETRIES = {"backoff_initial_s": 0.001, "backoff_max_s": 0.002}
+
 
 @dataclass(frozen=True)
 class Step:

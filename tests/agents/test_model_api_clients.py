@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FAST_RETRIES
-from fake_servers import FakeModelServer, Step, count_tokens
+from fake_servers import FAST_RETRIES, FakeModelServer, Step, count_tokens
 from PIL import Image
 
 from theory_of_space.agents.base import Message

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
-from conftest import FAST_RETRIES
-from fake_servers import FakeModelServer, Step
+from fake_servers import FAST_RETRIES, FakeModelServer, Step
 
 import theory_of_space as tos
 from theory_of_space.agents.factory import make_agent

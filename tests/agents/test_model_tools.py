@@ -8,8 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 import pytest
-from conftest import FAST_RETRIES
-from fake_servers import FakeModelServer, Step
+from fake_servers import FAST_RETRIES, FakeModelServer, Step
 
 import theory_of_space as tos
 from theory_of_space.agents.clients.tool_calls import TOOL_RESULT_NOTE
@@ -162,13 +161,13 @@ def test_a_tool_calling_model_reports_changes_through_the_false_belief_term(
     provider: str, server: FakeModelServer, api_keys: dict[str, str]
 ) -> None:
     scene = tos.generate_scene(seed=3, n_rooms=2)
-    env = gym.make(
-        "TheoryOfSpace/Explore-FalseBelief-v0", n_rooms=2, max_exp_steps=6, action_format="tools"
-    )
+    env = gym.make("TheoryOfSpace/Explore-FalseBelief-v0", n_rooms=2, max_exp_steps=6, action_format="tools")
     _, _ = env.reset(options={"scene": scene})
     changed = [change.name for change in env.unwrapped.false_belief_changes]
-    report = ", ".join(f"{name}: {'position' if c.kind == 'move' else 'orientation'}"
-                       for name, c in zip(changed, env.unwrapped.false_belief_changes))
+    report = ", ".join(
+        f"{name}: {'position' if c.kind == 'move' else 'orientation'}"
+        for name, c in zip(changed, env.unwrapped.false_belief_changes)
+    )
     server.push(
         Step(text="", tool_calls=OBSERVE),
         Step(text="", tool_calls=({"name": "Term", "arguments": {}},)),  # ends exploration
@@ -180,10 +179,10 @@ def test_a_tool_calling_model_reports_changes_through_the_false_belief_term(
     assert [t.valid for t in result.turns] == [True, True, True, True]
     assert result.terminated and result.turns[-1].info["false_belief"]["f1_overall"] == 1.0
     # the phase's requests offer the Term tool that takes the change list
-    term = [s for s in tool_specs(false_belief=True) if s["name"] == "Term"][0]
+    term = next(s for s in tool_specs(false_belief=True) if s["name"] == "Term")
     last = server.received[-1].body["tools"]
     offered = [t["function"] if provider == "openai" else t for t in last]
-    term_sent = [t for t in offered if t["name"] == "Term"][0]
+    term_sent = next(t for t in offered if t["name"] == "Term")
     params = term_sent["parameters"] if provider == "openai" else term_sent["input_schema"]
     assert params == term["parameters"]
     assert "changes" in params["required"]
