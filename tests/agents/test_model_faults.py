@@ -120,4 +120,3 @@ def test_the_timeout_bounds_a_trickled_body(server: FakeModelServer, api_keys: d
     assert (reply.text, reply.record.retries) == (RECOVERED, 1)
     (failure,) = reply.record.extra["failed_attempts"]
     assert "Timeout" in failure.split(":")[0]
-
