@@ -30,6 +30,7 @@ __all__ = [
     "PROVIDERS",
     "ModelConfig",
     "Provider",
+    "explicit_settings",
     "load_catalog",
     "parse_overrides",
     "resolve_api_key",
@@ -331,6 +332,45 @@ def _spec_entry(spec: str) -> dict[str, Any] | None:
     return {"provider": provider, "model": rest}
 
 
+def explicit_settings(
+    spec: str, *, config_path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The settings an agent spec states itself: its entry's or spec's, then the overrides, coerced to the
+    fields' types under their canonical names; defaults and prices are not included.
+
+    The runner uses it to tell a ``max_concurrent`` someone wrote down (which it must honour) from the default.
+
+    Raises:
+        ValueError: Unknown entry, malformed spec, unknown setting or a value of the wrong type.
+    """
+    catalog = load_catalog(config_path)
+    return _explicit(spec, catalog, overrides)
+
+
+def _explicit(spec: str, catalog: Catalog, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    raw = _spec_entry(spec)
+    if raw is None:
+        if spec not in catalog.entries:
+            raise ValueError(
+                f"agent spec {spec!r} is neither PROVIDER:MODEL ({', '.join(PROVIDERS)}) nor a model config "
+                f"entry; known entries: {sorted(catalog.entries)}"
+            )
+        raw = catalog.entries[spec]
+        source = f"model config entry {spec!r}"
+    else:
+        source = f"agent spec {spec!r}"
+    settings: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _canonical(key, source)
+        settings[name] = _coerce(name, value, source)
+    for key, value in (overrides or {}).items():
+        name = _canonical(key, "model override")
+        settings[name] = _coerce(name, value, "model override")
+    if "provider" not in settings or "model" not in settings:
+        raise ValueError(f"{source}: expected both `provider` and `model`")
+    return settings
+
+
 def resolve_model_config(
     spec: str, *, config_path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> ModelConfig:
@@ -351,26 +391,7 @@ def resolve_model_config(
         'medium'
     """
     catalog = load_catalog(config_path)
-    raw = _spec_entry(spec)
-    if raw is None:
-        if spec not in catalog.entries:
-            raise ValueError(
-                f"agent spec {spec!r} is neither PROVIDER:MODEL ({', '.join(PROVIDERS)}) nor a model config "
-                f"entry; known entries: {sorted(catalog.entries)}"
-            )
-        raw = catalog.entries[spec]
-        source = f"model config entry {spec!r}"
-    else:
-        source = f"agent spec {spec!r}"
-    settings: dict[str, Any] = {"name": spec}
-    for key, value in raw.items():
-        name = _canonical(key, source)
-        settings[name] = _coerce(name, value, source)
-    for key, value in (overrides or {}).items():
-        name = _canonical(key, "model override")
-        settings[name] = _coerce(name, value, "model override")
-    if "provider" not in settings or "model" not in settings:
-        raise ValueError(f"{source}: expected both `provider` and `model`")
+    settings = {"name": spec, **_explicit(spec, catalog, overrides)}
     price = catalog.prices.get(settings["model"])
     if price is not None:
         settings.setdefault("input_price_per_mtok", price[0])
