@@ -287,12 +287,12 @@ def test_anthropic_request_has_system_thinking_and_image_blocks(
     assert reply.record.extra["thinking"] == "let me think"
 
 
-@pytest.mark.parametrize(("max_tokens", "streamed"), [(32768, True), (1024, False)])
+@pytest.mark.parametrize(("max_tokens", "streamed"), [(32768, True), (2048, False)])
 def test_anthropic_streams_long_outputs(
     server: FakeModelServer, api_keys: dict[str, str], max_tokens: int, streamed: bool
 ) -> None:
     server.push(Step(text="a streamed reply", thinking="hmm"))
-    with _anthropic(server, max_tokens=max_tokens, thinking_budget=1000) as agent:
+    with _anthropic(server, max_tokens=max_tokens, thinking_budget=1024) as agent:
         reply = agent.act(_conversation())
     assert server.received[0].body.get("stream", False) is streamed
     assert (reply.text, reply.record.extra["thinking"], reply.record.extra["streamed"]) == (
