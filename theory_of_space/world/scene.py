@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from theory_of_space.world.geometry import Cell, Facing, Vector
+from theory_of_space.world.scene_checks import SceneFormatError, check_scene, check_scene_dict
 
 OUTSIDE = -1
 WALL = 0
@@ -252,22 +253,25 @@ class Scene:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scene:
-        version = data.get("version", SCENE_FORMAT_VERSION)
-        if version != SCENE_FORMAT_VERSION:
-            raise ValueError(f"expected scene format version {SCENE_FORMAT_VERSION}, got {version}")
-        for key in ("mask", "objects", "doors", "start"):
-            if key not in data:
-                raise ValueError(f"scene dict is missing the field `{key}`")
-        mask = tuple(tuple(int(v) for v in column) for column in data["mask"])
-        if not mask or len({len(column) for column in mask}) != 1:
-            raise ValueError("expected `mask` to be a non-empty rectangular list of columns")
-        return cls(
-            mask=mask,
-            objects=tuple(SceneObject.from_dict(o) for o in data["objects"]),
-            doors=tuple(Door.from_dict(d) for d in data["doors"]),
-            start=Pose.from_dict(data["start"]),
-            source=dict(data.get("source", {})),
-        )
+        """The scene of :meth:`to_dict`, every field checked first.
+
+        Raises:
+            SceneFormatError: A field is missing, of the wrong type or out of range, or the items do not
+                agree with the grid; the message names the field.
+        """
+        check_scene_dict(data)
+        try:
+            scene = cls(
+                mask=tuple(tuple(column) for column in data["mask"]),
+                objects=tuple(SceneObject.from_dict(o) for o in data["objects"]),
+                doors=tuple(Door.from_dict(d) for d in data["doors"]),
+                start=Pose.from_dict(data["start"]),
+                source=dict(data.get("source", {})),
+            )
+        except ValueError as error:  # repeated item names
+            raise SceneFormatError(str(error)) from None
+        check_scene(scene, SceneFormatError)
+        return scene
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
