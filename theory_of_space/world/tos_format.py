@@ -258,11 +258,12 @@ def _check_room_bounds(data: dict[str, Any], scene: Scene, offset: Cell) -> None
         return
     if not isinstance(rooms, dict):
         raise TosFormatError(f"expected an object for `rooms`, got {type(rooms).__name__}")
-    if sorted(int(k) for k in rooms) != list(scene.room_ids):
+    if sorted(rooms) != sorted(str(room) for room in scene.room_ids):
         raise TosFormatError(f"`rooms` lists {sorted(rooms)} but the mask has rooms {list(scene.room_ids)}")
     for key, room in rooms.items():
         bounds = _required(room, "bounds", list, f"rooms.{key}")
-        if len(bounds) != 4:
+        finite = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in bounds)
+        if len(bounds) != 4 or not finite:
             raise TosFormatError(f"expected four numbers for `rooms.{key}.bounds`, got {bounds!r}")
         x0, x1 = math.ceil(bounds[0]) + offset[0], math.floor(bounds[1]) + offset[0]
         y0, y1 = math.ceil(bounds[2]) + offset[1], math.floor(bounds[3]) + offset[1]
