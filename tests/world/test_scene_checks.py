@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from tests.world.mutations import mutated
 from tests.world.published import published_dict
 from theory_of_space.agents.scripted import scout_agent
+from theory_of_space.cli import main
 from theory_of_space.runner.episode import run_episode
 from theory_of_space.world.generate import generate_scene
-from theory_of_space.world.scene import DOOR_CODES, WALL, Scene, SceneFormatError
+from theory_of_space.world.scene import DOOR_CODES, WALL, Scene, SceneFormatError, load_scene_file
 from theory_of_space.world.tos_format import TosFormatError, load_tos_scene, parse_tos_scene
 
 SCENE = generate_scene(0, n_rooms=3)
@@ -103,10 +104,6 @@ def test_a_door_cell_without_its_door_is_named() -> None:
         Scene.from_dict(data)
 
 
-def _published_set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    return _set(path, value)
-
-
 PUBLISHED_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "mask-out-of-range": (_set("mask.0.0", 2_000_000), "for `mask[0][0]`, got 2000000"),
     "unknown-mask-code": (_set("mask.0.0", 150), "for `mask[0][0]`, got 150"),
@@ -152,6 +149,26 @@ def test_a_generated_scene_loads_the_same_in_the_published_format(seed: int) -> 
         scene.doors,
         scene.start,
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{not json", "not valid JSON"), (json.dumps({"scene": {**VALID, "objects": []}}), "at least one object")],
+)
+def test_scene_files_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "scene.json"
+    path.write_text(text)
+    with pytest.raises(SceneFormatError, match=f"^{re.escape(str(path))}: .*{message}"):
+        load_scene_file(path)
+
+
+def test_the_cli_reports_a_bad_scene_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "scene.json"
+    data = copy.deepcopy(VALID)
+    data["objects"][0] = {}
+    path.write_text(json.dumps(data))
+    assert main(["scene", "--scene", str(path)]) == 2
+    assert f"{path}: missing field `objects[0].name`" in capsys.readouterr().err
 
 
 # ==== Fuzzing: damaged scenes ====

@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -280,6 +281,29 @@ class Scene:
     def scene_id(self) -> str:
         """First 16 hex digits of the SHA-256 of the canonical JSON (sorted keys, no whitespace)."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+
+def load_scene_file(path: str | Path) -> Scene:
+    """Read a scene from a JSON file of ours: a :meth:`Scene.to_dict` document, or a record that holds one
+    under ``scene`` (as ``tos explore --json`` writes).
+
+    Raises:
+        FileNotFoundError: There is no such file.
+        SceneFormatError: The file is not JSON or not a valid scene; the message names the file and the field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no scene JSON file at {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SceneFormatError(f"{path}: not valid JSON ({error})") from None
+    if isinstance(data, dict) and isinstance(data.get("scene"), dict):
+        data = data["scene"]
+    try:
+        return Scene.from_dict(data)
+    except SceneFormatError as error:
+        raise SceneFormatError(f"{path}: {error}") from None
 
 
 def scene_seed(scene: Scene) -> int:
