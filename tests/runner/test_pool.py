@@ -69,7 +69,9 @@ def test_an_explicit_max_concurrent_wins_over_in_flight(processes, where, monkey
             spec = AgentSpec("slow", config_path=str(config), overrides={"max_retries": 0})
         results = run_episodes(jobs, spec, in_flight=6, processes=processes)
     assert len(server.received) == 12 * 3 and all(t.valid for r in results for t in r.turns)
-    assert server.peak_in_flight == 2
+    assert server.peak_in_flight <= 2
+    if processes == 1:  # two spawned workers need not overlap in time; threads of one process do
+        assert server.peak_in_flight == 2
 
 
 def test_an_explicit_limit_below_the_process_count_is_refused():
