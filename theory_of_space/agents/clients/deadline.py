@@ -38,10 +38,16 @@ pool (100 connections, 20 kept alive) and open connections again and again under
 
 
 class _Watchdog:
-    """One daemon thread that runs callbacks at their deadlines; a cancelled entry is skipped."""
+    """One daemon thread that runs callbacks at their deadlines; a cancelled entry is skipped.
+
+    Nearly every entry is cancelled (the answer arrived in time) long before its deadline, so cancelled
+    entries are dropped in bulk once they make up half the heap, which keeps it as small as the requests in
+    flight; and the thread is woken only when a new entry is due before the one it waits for.
+    """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, list[Any]]] = []
+        self._cancelled = 0
         self._order = itertools.count()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -50,16 +56,31 @@ class _Watchdog:
         """Run ``callback`` at ``deadline`` (``time.monotonic`` seconds); returns a handle for :meth:`cancel`."""
         entry: list[Any] = [callback]
         with self._wake:
+            first = not self._heap or deadline < self._heap[0][0]
             heapq.heappush(self._heap, (deadline, next(self._order), entry))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="tos-http-deadlines", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if first:
+                self._wake.notify()
         return entry
 
-    @staticmethod
-    def cancel(entry: list[Any]) -> None:
-        entry[0] = None
+    def cancel(self, entry: list[Any]) -> None:
+        """Skip an entry's callback (a second call does nothing)."""
+        with self._wake:
+            if entry[0] is None:
+                return
+            entry[0] = None
+            self._cancelled += 1
+            if self._cancelled * 2 > len(self._heap):
+                self._heap = [item for item in self._heap if item[2][0] is not None]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
+
+    def __len__(self) -> int:
+        """Entries held, cancelled ones not yet dropped included."""
+        with self._wake:
+            return len(self._heap)
 
     def _run(self) -> None:
         while True:
@@ -73,6 +94,10 @@ class _Watchdog:
                     continue
                 heapq.heappop(self._heap)
                 callback = entry[0]
+                if callback is None:
+                    self._cancelled -= 1
+                else:
+                    entry[0] = None
             if callback is not None:
                 with contextlib.suppress(OSError):  # the connection was already closed
                     callback()
