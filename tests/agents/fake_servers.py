@@ -4,7 +4,7 @@ Tests point the real SDK clients at it (``base_url=server.url``): nothing reache
 plays a script: each request pops the next :class:`Step` (a reply, an error status, a delay or a fault of
 the wire: a reset connection, a truncated or trickled body), or, once the script is empty, answers with
 ``default``. Every request body and header is kept for assertions, and the peak number of requests in flight
-is tracked to check concurrency limits.
+(from a request's arrival until its answer starts to go out) is tracked to check concurrency limits.
 """
 
 from __future__ import annotations
@@ -194,6 +194,7 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length) or b"{}")
             received = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             server._enter(received)
+            self._counted = True
             try:
                 step = server._next_step(body)
                 delay = server.latency_s + step.delay_s
@@ -212,6 +213,14 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
                 # The client gave up (its timeout fired) while we were sleeping.
                 pass
             finally:
+                self._answered()
+
+        def _answered(self) -> None:
+            # A request stops counting as in flight when its answer starts to go out: the client may read it,
+            # free its slot and send the next request before this thread runs again, and counting until after
+            # the write would then see one request too many.
+            if self._counted:
+                self._counted = False
                 server._leave()
 
         def _reset(self) -> None:
@@ -229,6 +238,7 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             lines = [f"HTTP/1.1 {status} {reason}", f"content-type: {content_type}", f"content-length: {len(data)}"]
             lines += [f"{key}: {value}" for key, value in headers.items()]
             head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            self._answered()
             if step is not None and step.trickle_s:
                 self.wfile.write(head)
                 for index in range(len(data)):

@@ -5,7 +5,7 @@ A scene file is user input. Loading one checks each field's type and range and s
 in the loader or an ``AssertionError`` deep in a proxy's planner. :func:`check_scene_dict` covers our
 format (:meth:`~theory_of_space.world.scene.Scene.from_dict`); :func:`check_scene` the rules every scene
 obeys whatever its file format: objects on floor cells of their room, one door on each door cell, items on
-distinct cells, unique labels, and the start on a free floor cell of room 1. The published format's loader
+distinct cells, unique labels, and the start on a floor cell of room 1. The published format's loader
 (:mod:`theory_of_space.world.tos_format`) uses the shared checks with its own error type.
 """
 
@@ -199,8 +199,8 @@ def check_scene(scene: Scene, error: type[ValueError]) -> None:
     if repeated or not all(1 <= label <= MAX_LABEL for label in labels):
         raise error(f"expected unique object labels in 1..{MAX_LABEL}, got {sorted(labels.elements())}")
     start = scene.start.cell
-    if _code(scene, start) != 1 or start in cells:
-        raise error(f"the start {start} is not a free floor cell of room 1 (mask code {_code(scene, start)})")
+    if _code(scene, start) != 1:
+        raise error(f"the start {start} is not a floor cell of room 1 (mask code {_code(scene, start)})")
 
 
 # ==== helpers ====
