@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.world.mutations import mutated
+from theory_of_space.cli import main
 from theory_of_space.runner.evaluate import (
     EVALUATION_FILE,
     EvaluationSettings,
@@ -87,6 +88,16 @@ def test_a_bad_record_names_the_file_and_the_field(stored: dict[str, Any], tmp_p
     path = _write(tmp_path, data)
     with pytest.raises(EvaluationRecordError, match=f"^{re.escape(str(path))}: .*{re.escape(message)}"):
         load_evaluation(path, images=False)
+
+
+def test_tos_rescore_reports_a_bad_record(
+    stored: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = copy.deepcopy(stored)
+    del data["tasks"]
+    path = _write(tmp_path, data)
+    assert main(["rescore", str(tmp_path)]) == 2
+    assert f"tos rescore: error: {path}: missing field `tasks`" in capsys.readouterr().err
 
 
 def test_a_record_that_is_not_json_names_the_file(tmp_path: Path) -> None:
