@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
-from theory_of_space.agents.clients.deadline import _Watchdog
+import pytest
+
+from theory_of_space.agents.clients.deadline import _Watchdog, deadline_http_client, http_library
 
 
 def test_a_callback_fires_at_its_deadline_and_a_cancelled_one_never() -> None:
@@ -30,3 +32,14 @@ def test_cancelled_entries_do_not_pile_up() -> None:
         watchdog.cancel(entry)
         watchdog.cancel(entry)  # a second cancel does nothing
     assert len(watchdog) <= 1
+
+
+@pytest.mark.parametrize("sdk_name", ["openai", "anthropic"])
+def test_the_client_is_the_sdks_own_on_its_http_library(sdk_name: str) -> None:
+    sdk = pytest.importorskip(sdk_name)
+    client = deadline_http_client(sdk, 5.0)
+    try:
+        assert isinstance(client, sdk.DefaultHttpxClient)
+        assert isinstance(client, http_library(sdk).Client)
+    finally:
+        client.close()

@@ -43,16 +43,14 @@ class AnthropicMessagesClient:
 
     def __init__(self, config: ModelConfig, *, api_key: str | None) -> None:
         anthropic = require("anthropic", extra="api")
-        import httpx2
-
-        from theory_of_space.agents.clients.deadline import deadline_http_client
+        from theory_of_space.agents.clients.deadline import deadline_http_client, http_library
 
         self.config = config
         self.model = config.model
         self._secret = api_key
         self._anthropic = anthropic
         # A streamed answer is read after the SDK call returns, so its transport errors arrive unwrapped.
-        self._transport_error = httpx2.TransportError
+        self._transport_error = http_library(anthropic).TransportError
         # ``timeout_s`` bounds the whole exchange, body included (see theory_of_space.agents.clients.deadline).
         self._client = anthropic.Anthropic(
             api_key=api_key,

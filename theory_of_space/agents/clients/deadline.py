@@ -13,13 +13,16 @@ sends one byte every few seconds never trips it, however long the body takes: a 
 The watchdog reaches the socket through the response's ``network_stream`` extension (HTTP/1.1, which is
 what the SDKs speak); header bytes are bounded per read only, and the HTTP parser caps their size.
 
-The module imports ``httpx2`` (the SDKs' HTTP library): the clients import it only when they are built.
+The SDKs are built on ``httpx`` (older releases) or its successor ``httpx2``, which share one API; the
+transport uses whichever the SDK's own client comes from (:func:`http_library`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
+import importlib
 import itertools
 import socket
 import threading
@@ -28,9 +31,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-import httpx2
-
-__all__ = ["DeadlineTransport", "deadline_http_client"]
+__all__ = ["DeadlineTransport", "deadline_http_client", "http_library"]
 
 _SDK_LIMITS = {"max_connections": 1000, "max_keepalive_connections": 100}
 """The connection pool limits both SDKs use by default; a client of our own would otherwise get httpx's smaller
@@ -113,19 +114,21 @@ def _shutdown(sock: socket.socket) -> Callable[[], None]:
     return fire
 
 
-class DeadlineTransport(httpx2.BaseTransport):
-    """An ``httpx2`` transport that bounds every request, body included, by ``total_s`` seconds.
+class DeadlineTransport:
+    """An ``httpx``/``httpx2`` transport that bounds every request, body included, by ``total_s`` seconds.
 
     Args:
-        inner: The transport that does the work (an ``httpx2.HTTPTransport``).
+        inner: The transport that does the work (an ``HTTPTransport`` of ``http``).
         total_s: Seconds from the start of a request to the last byte of its answer.
+        http: The HTTP library (``httpx`` or ``httpx2``) of ``inner`` and of the client it serves.
     """
 
-    def __init__(self, inner: httpx2.BaseTransport, total_s: float) -> None:
+    def __init__(self, inner: Any, total_s: float, *, http: ModuleType) -> None:
         self._inner = inner
         self._total_s = total_s
+        self._http = http
 
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+    def handle_request(self, request: Any) -> Any:
         deadline = time.monotonic() + self._total_s
         timeouts = dict(request.extensions.get("timeout") or {})
         left = max(deadline - time.monotonic(), 1e-3)
@@ -137,27 +140,40 @@ class DeadlineTransport(httpx2.BaseTransport):
         network = response.extensions.get("network_stream")
         sock = network.get_extra_info("socket") if network is not None else None
         handle = _WATCHDOG.at(deadline, _shutdown(sock)) if sock is not None else None
-        response.stream = _DeadlineBody(response.stream, request, deadline, self._total_s, handle)
+        body = _body_class(self._http)
+        response.stream = body(response.stream, request, deadline, self._total_s, handle, self._http)
         return response
 
     def close(self) -> None:
         self._inner.close()
 
+    def __enter__(self) -> DeadlineTransport:
+        self._inner.__enter__()
+        return self
 
-class _DeadlineBody(httpx2.SyncByteStream):
-    """The answer's byte stream, failing with a read timeout once the request's deadline has passed."""
+    def __exit__(self, *exc: object) -> None:
+        self._inner.__exit__(*exc)
+
+
+class _DeadlineBody:
+    """The answer's byte stream, failing with a read timeout once the request's deadline has passed.
+
+    The client checks that a stream is a ``SyncByteStream`` of its own library, so the class used is this
+    one combined with that base (:func:`_body_class`).
+    """
 
     def __init__(
-        self, inner: Any, request: httpx2.Request, deadline: float, total_s: float, handle: list[Any] | None
+        self, inner: Any, request: Any, deadline: float, total_s: float, handle: list[Any] | None, http: ModuleType
     ) -> None:
         self._inner = inner
         self._request = request
         self._deadline = deadline
         self._total_s = total_s
         self._handle = handle
+        self._http = http
 
-    def _expired(self) -> httpx2.ReadTimeout:
-        return httpx2.ReadTimeout(
+    def _expired(self) -> Exception:
+        return self._http.ReadTimeout(
             f"the answer did not arrive in full within timeout_s={self._total_s:g} s", request=self._request
         )
 
@@ -167,9 +183,9 @@ class _DeadlineBody(httpx2.SyncByteStream):
                 if time.monotonic() >= self._deadline:
                     raise self._expired()
                 yield chunk
-        except httpx2.TransportError as error:
+        except self._http.TransportError as error:
             # The watchdog shut the socket: the read saw a closed connection, but the cause is the deadline.
-            if time.monotonic() >= self._deadline and not isinstance(error, httpx2.TimeoutException):
+            if time.monotonic() >= self._deadline and not isinstance(error, self._http.TimeoutException):
                 raise self._expired() from error
             raise
         finally:
@@ -185,11 +201,26 @@ class _DeadlineBody(httpx2.SyncByteStream):
         self._inner.close()
 
 
+@functools.cache
+def _body_class(http: ModuleType) -> type[_DeadlineBody]:
+    return type("DeadlineBody", (_DeadlineBody, http.SyncByteStream), {})
+
+
+def http_library(sdk: ModuleType) -> ModuleType:
+    """The HTTP library (``httpx`` or ``httpx2``) that an SDK's default client is built on."""
+    for cls in sdk.DefaultHttpxClient.__mro__:
+        root = cls.__module__.partition(".")[0]
+        if root in ("httpx", "httpx2"):
+            return importlib.import_module(root)
+    raise TypeError(f"{sdk.__name__}.DefaultHttpxClient is built on neither httpx nor httpx2")
+
+
 def deadline_http_client(sdk: ModuleType, total_s: float) -> Any:
     """An HTTP client for an SDK (``openai`` or ``anthropic``) whose requests end within ``total_s`` seconds.
 
     It is the SDK's own default client (its redirects and pool limits) on a :class:`DeadlineTransport`.
     """
-    limits = httpx2.Limits(**_SDK_LIMITS)
-    transport = DeadlineTransport(httpx2.HTTPTransport(limits=limits), total_s)
+    http = http_library(sdk)
+    limits = http.Limits(**_SDK_LIMITS)
+    transport = DeadlineTransport(http.HTTPTransport(limits=limits), total_s, http=http)
     return sdk.DefaultHttpxClient(transport=transport, timeout=total_s, limits=limits)
