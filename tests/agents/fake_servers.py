@@ -1,14 +1,17 @@
 """A local HTTP server that speaks the OpenAI Chat Completions and Anthropic Messages wire formats.
 
 Tests point the real SDK clients at it (``base_url=server.url``): nothing reaches the internet. The server
-plays a script: each request pops the next :class:`Step` (a reply, an error status, or a delay), or, once
-the script is empty, answers with ``default``. Every request body and header is kept for assertions, and
-the peak number of requests in flight is tracked to check concurrency limits.
+plays a script: each request pops the next :class:`Step` (a reply, an error status, a delay or a fault of
+the wire: a reset connection, a truncated or trickled body), or, once the script is empty, answers with
+``default``. Every request body and header is kept for assertions, and the peak number of requests in flight
+(from a request's arrival until its answer starts to go out) is tracked to check concurrency limits.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -34,8 +37,12 @@ class Step:
         headers: Extra response headers (e.g. ``retry-after``).
         error_message: Message of the error body; ``{authorization}`` is replaced by the request's
             credential header, to test that callers scrub keys a server echoes back.
-        answer: A whole JSON answer body sent as is with status 200 (provider-specific fields, or a
-            malformed answer), instead of one built from ``text``.
+        answer: A whole answer body sent as is with status 200 (provider-specific fields, or a malformed
+            answer), instead of one built from ``text``; for both wire formats.
+        truncate_at: Send only this many bytes of the body (with a matching ``content-length``), as a proxy
+            that cut the answer short would.
+        reset: Close the connection with a TCP reset instead of answering.
+        trickle_s: Send the body one byte at a time, this many seconds apart.
         tool_calls: Tool calls after the text, each ``{"name", "arguments"}`` (OpenAI ``tool_calls`` with
             JSON-text arguments; Anthropic ``tool_use`` blocks, streamed as ``input_json_delta``).
     """
@@ -49,6 +56,9 @@ class Step:
     error_message: str = "scripted error"
     answer: str | None = None
     tool_calls: tuple[dict[str, Any], ...] = ()
+    truncate_at: int | None = None
+    reset: bool = False
+    trickle_s: float = 0.0
 
 
 @dataclass
@@ -107,6 +117,8 @@ class FakeModelServer:
         self.in_flight = 0
         self.peak_in_flight = 0
         self._lock = threading.Lock()
+        # Set on close: handlers waiting out a scripted delay or trickling a body stop early.
+        self.stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self), bind_and_activate=False)
         # The default listen backlog of 5 drops connections when dozens of clients connect at once.
         self._httpd.request_queue_size = 1024
@@ -140,6 +152,7 @@ class FakeModelServer:
         if self._closed:
             return
         self._closed = True
+        self.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join()
@@ -187,11 +200,15 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length) or b"{}")
             received = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             server._enter(received)
+            self._counted = True
             try:
                 step = server._next_step(body)
                 delay = server.latency_s + step.delay_s
-                if delay:
-                    time.sleep(delay)
+                if delay and server.stopping.wait(delay):
+                    return
+                if step.reset:
+                    self._reset()
+                    return
                 if self.path.endswith("/chat/completions"):
                     self._answer_openai(step, received)
                 elif self.path.endswith("/messages"):
@@ -202,15 +219,42 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
                 # The client gave up (its timeout fired) while we were sleeping.
                 pass
             finally:
+                self._answered()
+
+        def _answered(self) -> None:
+            # A request stops counting as in flight when its answer starts to go out: the client may read it,
+            # free its slot and send the next request before this thread runs again, and counting until after
+            # the write would then see one request too many.
+            if self._counted:
+                self._counted = False
                 server._leave()
 
-        def _send(self, status: int, content_type: str, data: bytes, headers: dict[str, str]) -> None:
-            # One write per answer, as production servers manage: a client woken once per response
-            # spends less time handing the GIL around than one woken for headers and again for the body.
+        def _reset(self) -> None:
+            # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+
+        def _send(
+            self, status: int, content_type: str, data: bytes, headers: dict[str, str], step: Step | None = None
+        ) -> None:
+            if step is not None and step.truncate_at is not None:
+                data = data[: step.truncate_at]
             reason = self.responses.get(status, ("Error",))[0]
             lines = [f"HTTP/1.1 {status} {reason}", f"content-type: {content_type}", f"content-length: {len(data)}"]
             lines += [f"{key}: {value}" for key, value in headers.items()]
-            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            self._answered()
+            if step is not None and step.trickle_s:
+                self.wfile.write(head)
+                for index in range(len(data)):
+                    if server.stopping.wait(step.trickle_s):
+                        return
+                    self.wfile.write(data[index : index + 1])
+                return
+            # One write per answer, as production servers manage: a client woken once per response
+            # spends less time handing the GIL around than one woken for headers and again for the body.
+            self.wfile.write(head + data)
 
         def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
             self._send(status, "application/json", json.dumps(payload).encode(), headers)
@@ -225,7 +269,7 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(step.status, {"error": error}, step.headers)
                 return
             if step.answer is not None:
-                self._send(200, "application/json", step.answer.encode(), step.headers)
+                self._send(200, "application/json", step.answer.encode(), step.headers, step)
                 return
             prompt_tokens = count_tokens(received.body)
             completion_tokens = len(step.text.split())
@@ -250,7 +294,7 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
                 ],
                 "usage": usage,
             }
-            self._send_json(200, payload, step.headers)
+            self._send(200, "application/json", json.dumps(payload).encode(), step.headers, step)
 
         def _anthropic_content(self, step: Step) -> list[dict[str, Any]]:
             content: list[dict[str, Any]] = []
@@ -268,6 +312,10 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
                 error = {"type": "scripted_error", "message": self._error_text(step, received)}
                 self._send_json(step.status, {"type": "error", "error": error}, step.headers)
                 return
+            if step.answer is not None:
+                content_type = "text/event-stream" if received.body.get("stream") else "application/json"
+                self._send(200, content_type, step.answer.encode(), step.headers, step)
+                return
             usage = {"input_tokens": count_tokens(received.body), "output_tokens": len(step.text.split())}
             message = {
                 "id": "msg_fake",
@@ -280,11 +328,11 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
                 "usage": usage,
             }
             if received.body.get("stream"):
-                self._stream_anthropic(message, step.headers)
+                self._stream_anthropic(message, step)
             else:
-                self._send_json(200, message, step.headers)
+                self._send(200, "application/json", json.dumps(message).encode(), step.headers, step)
 
-        def _stream_anthropic(self, message: dict[str, Any], headers: dict[str, str]) -> None:
+        def _stream_anthropic(self, message: dict[str, Any], step: Step) -> None:
             start = dict(message, content=[], stop_reason=None, usage={**message["usage"], "output_tokens": 0})
             events: list[tuple[str, dict[str, Any]]] = [("message_start", {"message": start})]
             for index, block in enumerate(message["content"]):
@@ -314,7 +362,7 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             data = b"".join(
                 f"event: {name}\ndata: {json.dumps({'type': name, **payload})}\n\n".encode() for name, payload in events
             )
-            self._send(200, "text/event-stream", data, headers)
+            self._send(200, "text/event-stream", data, step.headers, step)
 
     return Handler
 

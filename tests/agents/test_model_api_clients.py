@@ -118,17 +118,26 @@ def test_openai_compatible_extras_are_read(server: FakeModelServer, api_keys: di
 
 @pytest.mark.parametrize(
     "answer",
-    ['{"choices": []}', "[1, 2]", '{"object": "error"}', "not json at all"],
-    ids=["no-choices", "a-list", "no-choices-key", "not-json"],
+    ['{"choices": []}', "[1, 2]", '{"object": "error"}', "not json at all", '{"choices": [{"message": "hi"}]}'],
+    ids=["no-choices", "a-list", "no-choices-key", "not-json", "message-not-an-object"],
 )
-def test_openai_malformed_answers_are_recorded_failures(
-    server: FakeModelServer, api_keys: dict[str, str], answer: str
-) -> None:
-    server.push(Step(answer=answer), Step(text="never sent"))
+def test_openai_malformed_answers_are_retried(server: FakeModelServer, api_keys: dict[str, str], answer: str) -> None:
+    server.push(Step(answer=answer), Step(text="whole"))
     with _openai(server) as agent:
         reply = agent.act(_conversation())
-    assert reply.text == "" and reply.record.error
-    assert len(server.received) == 1  # a malformed answer is not retried: the same request would get it again
+    assert (reply.text, reply.record.retries, reply.record.error) == ("whole", 1, None)
+    (failed,) = reply.record.extra["failed_attempts"]
+    assert failed.startswith("MalformedAnswerError: the server's answer for model 'gpt-5.2'")
+
+
+def test_openai_odd_usage_blocks_do_not_lose_the_reply(server: FakeModelServer, api_keys: dict[str, str]) -> None:
+    usage = {"prompt_tokens": "12", "completion_tokens": -1, "completion_tokens_details": [3]}
+    message = {"role": "assistant", "content": "FINAL ANSWER: yes"}
+    server.push(Step(answer=json.dumps({"choices": [{"message": message}], "usage": usage})))
+    with _openai(server) as agent:
+        reply = agent.act(_conversation())
+    assert (reply.text, reply.record.input_tokens, reply.record.output_tokens) == ("FINAL ANSWER: yes", 0, 0)
+    assert reply.record.error is None
 
 
 @pytest.mark.parametrize(
@@ -277,12 +286,12 @@ def test_anthropic_request_has_system_thinking_and_image_blocks(
     assert reply.record.extra["thinking"] == "let me think"
 
 
-@pytest.mark.parametrize(("max_tokens", "streamed"), [(32768, True), (1024, False)])
+@pytest.mark.parametrize(("max_tokens", "streamed"), [(32768, True), (2048, False)])
 def test_anthropic_streams_long_outputs(
     server: FakeModelServer, api_keys: dict[str, str], max_tokens: int, streamed: bool
 ) -> None:
     server.push(Step(text="a streamed reply", thinking="hmm"))
-    with _anthropic(server, max_tokens=max_tokens, thinking_budget=1000) as agent:
+    with _anthropic(server, max_tokens=max_tokens, thinking_budget=1024) as agent:
         reply = agent.act(_conversation())
     assert server.received[0].body.get("stream", False) is streamed
     assert (reply.text, reply.record.extra["thinking"], reply.record.extra["streamed"]) == (
@@ -318,5 +327,5 @@ def test_anthropic_keys_are_scrubbed_from_errors(server: FakeModelServer, api_ke
     server.push(Step(status=401, error_message="invalid x-api-key {authorization}"))
     with _anthropic(server) as agent:
         error = agent.act(_conversation()).record.error or ""
-    assert "invalid x-api-key " in error and error.endswith("***'}}")
+    assert "invalid x-api-key Bearer ***" in error
     assert api_keys["anthropic"] not in error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ from theory_of_space.agents.config import (
     resolve_api_key,
     resolve_model_config,
 )
+from theory_of_space.agents.config_checks import RULES
 
 
 def test_packaged_entries_carry_the_published_settings() -> None:
@@ -76,9 +78,28 @@ def test_overrides_accept_published_names() -> None:
         ({"temprature": "1"}, "model override: unknown model setting `temprature`"),
         ({"max_tokens": "lots"}, "model override: expected int for `max_tokens`, got 'lots'"),
         ({"thinking": "maybe"}, "model override: expected bool for `thinking`, got 'maybe'"),
-        ({"max_tokens": 0}, "model config 'openai:m': expected `max_tokens` >= 1, got 0"),
-        ({"history_turns": 0}, "model config 'openai:m': expected `history_turns` >= 1 or unset, got 0"),
+        ({"max_tokens": 0}, "model config 'openai:m': expected an integer >= 1 and <= 1048576 for `max_tokens`, got 0"),
+        (
+            {"history_turns": 0},
+            "model config 'openai:m': expected an integer >= 1 and <= 1000000 or unset for `history_turns`, got 0",
+        ),
         ({"thinking": True}, "model config 'openai:m': `thinking` is on, so expected a `thinking_budget`"),
+        ({"max_tokens": [1]}, "model override: expected int for `max_tokens`, got [1]"),
+        ({"temperature": "nan"}, "model config 'openai:m': expected a finite number >= 0 and <= 2 or unset for"),
+        ({"temperature": float("inf")}, "model config 'openai:m': expected a finite number >= 0 and <= 2 or unset"),
+        ({"timeout_s": "nan"}, "model config 'openai:m': expected a finite number > 0 and <= 86400 for `timeout_s`"),
+        ({"timeout_s": "inf"}, "model config 'openai:m': expected a finite number > 0 and <= 86400 for `timeout_s`"),
+        ({"timeout_s": 0}, "model config 'openai:m': expected a finite number > 0 and <= 86400 for `timeout_s`, got 0"),
+        ({"backoff_initial_s": 0}, "model config 'openai:m': expected a finite number > 0 and <= 3600 for"),
+        ({"backoff_initial_s": "nan"}, "model config 'openai:m': expected a finite number > 0 and <= 3600 for"),
+        ({"max_retries": 1_000_000_000}, "model config 'openai:m': expected an integer >= 0 and <= 100 for"),
+        ({"max_concurrent": 0}, "model config 'openai:m': expected an integer >= 1 and <= 10000 for `max_concurrent`"),
+        ({"backoff_initial_s": 10, "backoff_max_s": 1}, "model config 'openai:m': expected `backoff_max_s` >= `ba"),
+        ({"top_p": 0}, "model config 'openai:m': expected a finite number > 0 and <= 1 or unset for `top_p`, got 0.0"),
+        ({"dtype": "int4"}, "model config 'openai:m': expected one of auto, float32, bfloat16, float16 for `dtype`"),
+        ({"base_url": " "}, "model config 'openai:m': expected a non-empty string or unset for `base_url`, got ' '"),
+        ({"extra_body": {"x": float("nan")}}, "model config 'openai:m': expected a table of JSON values with string"),
+        ({"seed": -1}, "model config 'openai:m': expected an integer >= 0 and <= 9223372036854775807 or unset for"),
     ],
 )
 def test_bad_overrides_name_the_field(overrides: dict[str, object], message: str) -> None:
@@ -116,6 +137,33 @@ def test_bad_config_files_are_named(tmp_path: Path) -> None:
         load_catalog(tmp_path / "missing.toml")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("models = 3\n", "expected a table for `models`, got 3"),
+        ("prices = 'cheap'\n", "expected a table for `prices`, got 'cheap'"),
+        ('[prices]\nm = { input = "one", output = 2.0 }\n', 'expected `prices."m"` = { input = ..., output = ... }'),
+        ("[prices]\nm = { input = nan, output = 2.0 }\n", 'expected `prices."m"` = { input = ..., output = ... }'),
+        ("[models.x]\nprovider = 'openai'\nmodel = 'm'\nmax_tokens = [1]\n", "expected int for `max_tokens`, got [1]"),
+        ("[models.x]\nprovider = 'openai'\nmodel = 'm'\ntimeout_s = inf\n", "for `timeout_s`, got inf"),
+        (
+            "[models.x]\nprovider = 'openai'\nmodel = 'm'\nmax_retries = 1000000000\n",
+            "for `max_retries`, got 1000000000",
+        ),
+    ],
+)
+def test_bad_config_file_values_name_the_entry_and_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        resolve_model_config("x", config_path=path)
+    assert str(path) in str(caught.value) or "'x'" in str(caught.value)
+
+
+def test_every_setting_has_a_rule() -> None:
+    assert set(RULES) == {f.name for f in dataclasses.fields(ModelConfig)}
+
+
 def test_cost_is_none_without_a_price() -> None:
     assert resolve_model_config("openai:unpriced-model").cost_usd(1000, 1000) is None
     assert resolve_model_config("gpt-5.2").cost_usd(1_000_000, 0) == pytest.approx(1.75)
@@ -145,5 +193,5 @@ def test_a_local_server_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_configs_are_frozen_and_replace_validates() -> None:
     config = ModelConfig(name="n", provider="openai", model="m")
     assert config.replace(temperature=0.5).temperature == 0.5
-    with pytest.raises(ValueError, match=re.escape("expected provider in")):
+    with pytest.raises(ValueError, match=re.escape("expected one of openai, compat, anthropic, hf for `provider`")):
         config.replace(provider="azure")  # type: ignore[arg-type]

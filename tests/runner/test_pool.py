@@ -52,6 +52,37 @@ def test_a_model_shared_by_many_episodes_never_exceeds_the_total_limit(processes
     assert all(len(r.turns) == 4 and r.truncated and all(t.valid for t in r.turns) for r in results)
 
 
+@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize("where", ["overrides", "entry"])
+def test_an_explicit_max_concurrent_wins_over_in_flight(processes, where, monkeypatch, tmp_path):
+    """Six episodes at a time, but the model's stated limit of two requests in flight holds at the server."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeModelServer(default=Step(text=REPLY), latency_s=0.02) as server:
+        jobs = [EpisodeJob(generate_scene(seed, n_rooms=2), env_kwargs={"max_exp_steps": 3}) for seed in range(12)]
+        if where == "overrides":
+            spec = AgentSpec(f"compat:pooled@{server.url}", overrides={"max_retries": 0, "max_concurrent": 2})
+        else:
+            config = tmp_path / "models.toml"
+            config.write_text(
+                f'[models.slow]\nprovider = "compat"\nmodel = "m"\nbase_url = "{server.url}"\nmax_workers = 2\n'
+            )
+            spec = AgentSpec("slow", config_path=str(config), overrides={"max_retries": 0})
+        results = run_episodes(jobs, spec, in_flight=6, processes=processes)
+    assert len(server.received) == 12 * 3 and all(t.valid for r in results for t in r.turns)
+    assert server.peak_in_flight <= 2
+    if processes == 1:  # two spawned workers need not overlap in time; threads of one process do
+        assert server.peak_in_flight == 2
+
+
+def test_an_explicit_limit_below_the_process_count_is_refused():
+    jobs = [EpisodeJob(generate_scene(0, n_rooms=2))]
+    spec = AgentSpec("compat:m@http://127.0.0.1:9/v1", overrides={"max_concurrent": 1})
+    with pytest.raises(
+        ValueError, match="expected 1 <= processes <= max_concurrent, got processes=2, max_concurrent=1"
+    ):
+        run_episodes(jobs, spec, in_flight=4, processes=2)
+
+
 class EchoScene:
     """An agent the factory does not know: it names its scene, then ends the episode."""
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from theory_of_space.world.generate import generate_scene
-from theory_of_space.world.scene import Scene, normalise_name
+from theory_of_space.world.scene import Scene, SceneFormatError, normalise_name
 
 
 @settings(max_examples=30, deadline=None)
@@ -64,7 +64,7 @@ def test_missing_fields_are_named(field):
 def test_bad_cells_and_versions_are_named():
     data = generate_scene(0).to_dict()
     data["objects"][0]["cell"] = ["a", 1]
-    with pytest.raises(ValueError, match=r"objects\[\]\.cell"):
+    with pytest.raises(SceneFormatError, match=r"objects\[0\]\.cell"):
         Scene.from_dict(data)
     data = generate_scene(0).to_dict()
     data["version"] = 99

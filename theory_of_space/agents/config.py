@@ -12,6 +12,7 @@ API keys are never part of a configuration: an entry names the environment varia
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args
+
+from theory_of_space.agents.config_checks import check_model_config
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,6 +33,7 @@ __all__ = [
     "PROVIDERS",
     "ModelConfig",
     "Provider",
+    "explicit_settings",
     "load_catalog",
     "parse_overrides",
     "resolve_api_key",
@@ -140,7 +144,7 @@ class ModelConfig:
     action_format: str = "text"
 
     def __post_init__(self) -> None:
-        _validate(self)
+        check_model_config({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for ``config.json``; holds the key's variable name, never the key."""
@@ -162,41 +166,6 @@ class ModelConfig:
         if self.input_price_per_mtok is None or self.output_price_per_mtok is None:
             return None
         return (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1e6
-
-
-def _validate(config: ModelConfig) -> None:
-    where = f"model config {config.name!r}"
-    if config.provider not in PROVIDERS:
-        raise ValueError(f"{where}: expected provider in {PROVIDERS} for `provider`, got {config.provider!r}")
-    if not config.model:
-        raise ValueError(f"{where}: expected a non-empty `model`")
-    positive = ("max_tokens", "max_concurrent", "batch_size", "image_max_side")
-    for name in positive:
-        if getattr(config, name) < 1:
-            raise ValueError(f"{where}: expected `{name}` >= 1, got {getattr(config, name)}")
-    non_negative = ("timeout_s", "max_retries", "backoff_initial_s", "backoff_max_s", "batch_wait_s")
-    for name in non_negative:
-        if getattr(config, name) < 0:
-            raise ValueError(f"{where}: expected `{name}` >= 0, got {getattr(config, name)}")
-    for name, least in (("history_turns", 1), ("history_images", 0)):
-        value = getattr(config, name)
-        if value is not None and value < least:
-            raise ValueError(f"{where}: expected `{name}` >= {least} or unset, got {value}")
-    if not 1 <= config.image_quality <= 95:
-        raise ValueError(f"{where}: expected `image_quality` in 1..95, got {config.image_quality}")
-    if config.token_param not in (None, *get_args(TokenParam)):
-        raise ValueError(f"{where}: expected `token_param` in {get_args(TokenParam)}, got {config.token_param!r}")
-    if config.action_format not in ACTION_FORMATS:
-        raise ValueError(f"{where}: expected `action_format` in {ACTION_FORMATS}, got {config.action_format!r}")
-    if config.action_format == "tools" and config.provider == "hf":
-        raise ValueError(f"{where}: `action_format` 'tools' needs an API provider (openai, compat, anthropic), not hf")
-    if config.thinking and config.thinking_budget is None:
-        raise ValueError(f"{where}: `thinking` is on, so expected a `thinking_budget` (tokens, >= 1024)")
-    if config.thinking_budget is not None and config.thinking_budget >= config.max_tokens:
-        raise ValueError(
-            f"{where}: expected `thinking_budget` below `max_tokens` ({config.max_tokens}), "
-            f"got {config.thinking_budget}"
-        )
 
 
 # ==== Catalog: named entries and prices ====
@@ -222,6 +191,9 @@ def _parse_catalog(data: Mapping[str, Any], source: str) -> Catalog:
     unknown = set(data) - {"models", "prices"}
     if unknown:
         raise ValueError(f"{source}: expected only [models.*] and [prices] tables, got {sorted(unknown)}")
+    for table in ("models", "prices"):
+        if not isinstance(data.get(table, {}), dict):
+            raise ValueError(f"{source}: expected a table for `{table}`, got {data[table]!r}")
     entries: dict[str, dict[str, Any]] = {}
     for name, entry in data.get("models", {}).items():
         if not isinstance(entry, dict):
@@ -229,10 +201,17 @@ def _parse_catalog(data: Mapping[str, Any], source: str) -> Catalog:
         entries[name] = dict(entry)
     prices: dict[str, tuple[float, float]] = {}
     for model, price in data.get("prices", {}).items():
-        if not isinstance(price, dict) or set(price) != {"input", "output"}:
-            raise ValueError(f'{source}: expected `prices."{model}"` = {{ input = ..., output = ... }}, got {price!r}')
+        if not isinstance(price, dict) or set(price) != {"input", "output"} or not all(map(_is_price, price.values())):
+            raise ValueError(
+                f'{source}: expected `prices."{model}"` = {{ input = ..., output = ... }} (USD per million '
+                f"tokens, finite and >= 0), got {price!r}"
+            )
         prices[model] = (float(price["input"]), float(price["output"]))
     return Catalog(entries, prices)
+
+
+def _is_price(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < math.inf
 
 
 def load_catalog(config_path: str | os.PathLike[str] | None = None) -> Catalog:
@@ -297,7 +276,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             if not isinstance(value, dict):
                 raise ValueError(value)
             return dict(value)
-    except ValueError:
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{source}: expected {annotation} for `{name}`, got {value!r}") from None
     if not isinstance(value, str):
         raise ValueError(f"{source}: expected {annotation} for `{name}`, got {value!r}")
@@ -340,6 +319,45 @@ def _spec_entry(spec: str) -> dict[str, Any] | None:
     return {"provider": provider, "model": rest}
 
 
+def explicit_settings(
+    spec: str, *, config_path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The settings an agent spec states itself: its entry's or spec's, then the overrides, coerced to the
+    fields' types under their canonical names; defaults and prices are not included.
+
+    The runner uses it to tell a ``max_concurrent`` someone wrote down (which it must honour) from the default.
+
+    Raises:
+        ValueError: Unknown entry, malformed spec, unknown setting or a value of the wrong type.
+    """
+    catalog = load_catalog(config_path)
+    return _explicit(spec, catalog, overrides)
+
+
+def _explicit(spec: str, catalog: Catalog, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    raw = _spec_entry(spec)
+    if raw is None:
+        if spec not in catalog.entries:
+            raise ValueError(
+                f"agent spec {spec!r} is neither PROVIDER:MODEL ({', '.join(PROVIDERS)}) nor a model config "
+                f"entry; known entries: {sorted(catalog.entries)}"
+            )
+        raw = catalog.entries[spec]
+        source = f"model config entry {spec!r}"
+    else:
+        source = f"agent spec {spec!r}"
+    settings: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _canonical(key, source)
+        settings[name] = _coerce(name, value, source)
+    for key, value in (overrides or {}).items():
+        name = _canonical(key, "model override")
+        settings[name] = _coerce(name, value, "model override")
+    if "provider" not in settings or "model" not in settings:
+        raise ValueError(f"{source}: expected both `provider` and `model`")
+    return settings
+
+
 def resolve_model_config(
     spec: str, *, config_path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> ModelConfig:
@@ -360,26 +378,7 @@ def resolve_model_config(
         'medium'
     """
     catalog = load_catalog(config_path)
-    raw = _spec_entry(spec)
-    if raw is None:
-        if spec not in catalog.entries:
-            raise ValueError(
-                f"agent spec {spec!r} is neither PROVIDER:MODEL ({', '.join(PROVIDERS)}) nor a model config "
-                f"entry; known entries: {sorted(catalog.entries)}"
-            )
-        raw = catalog.entries[spec]
-        source = f"model config entry {spec!r}"
-    else:
-        source = f"agent spec {spec!r}"
-    settings: dict[str, Any] = {"name": spec}
-    for key, value in raw.items():
-        name = _canonical(key, source)
-        settings[name] = _coerce(name, value, source)
-    for key, value in (overrides or {}).items():
-        name = _canonical(key, "model override")
-        settings[name] = _coerce(name, value, "model override")
-    if "provider" not in settings or "model" not in settings:
-        raise ValueError(f"{source}: expected both `provider` and `model`")
+    settings = {"name": spec, **_explicit(spec, catalog, overrides)}
     price = catalog.prices.get(settings["model"])
     if price is not None:
         settings.setdefault("input_price_per_mtok", price[0])

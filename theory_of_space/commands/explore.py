@@ -16,7 +16,7 @@ from theory_of_space.env.ascii_map import ascii_map
 from theory_of_space.env.false_belief import false_belief_target
 from theory_of_space.runner.episode import EpisodeResult, run_episode
 from theory_of_space.world.generate import TOPOLOGIES, generate_scene
-from theory_of_space.world.scene import Scene
+from theory_of_space.world.scene import Scene, load_scene_file
 from theory_of_space.world.tos_format import load_tos_scene
 
 DEMO_AGENTS = ("scout", "strategist")
@@ -73,8 +73,7 @@ def load_scene_argument(args: argparse.Namespace) -> Scene:
     if path.is_dir():
         return load_tos_scene(path)
     if path.suffix == ".json" and path.is_file():
-        data = json.loads(path.read_text())
-        return Scene.from_dict(data.get("scene", data))
+        return load_scene_file(path)
     raise SystemExit(f"--scene: expected a published scene folder or a scene JSON file, got {args.scene}")
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from theory_of_space.world.generate import generate_scene
 from theory_of_space.world.geometry import Facing
-from theory_of_space.world.scene import Pose, Scene
+from theory_of_space.world.scene import Pose, Scene, load_scene_file
 from theory_of_space.world.tos_format import load_tos_scene
 
 
@@ -58,4 +57,4 @@ def _scene(args: argparse.Namespace) -> Scene:
         return load_tos_scene(path)
     if not path.is_file():
         raise FileNotFoundError(f"no scene folder or scene JSON file at {path}")
-    return Scene.from_dict(json.loads(path.read_text()))
+    return load_scene_file(path)

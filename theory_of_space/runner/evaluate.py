@@ -43,6 +43,13 @@ from theory_of_space.probes.modes import (
 from theory_of_space.probes.replay import replay_episode
 from theory_of_space.probes.requests import build_probe_requests
 from theory_of_space.runner.episode import exploration_history, run_episode
+from theory_of_space.runner.record_checks import (
+    EvaluationRecordError,
+    relative_file,
+    score_value,
+    stored_field,
+    string_map,
+)
 from theory_of_space.tasks import (
     TASK_IDS,
     TASKS,
@@ -131,9 +138,24 @@ class EvaluationSettings:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EvaluationSettings:
-        """The settings of :meth:`to_dict`; missing keys (``world`` in version 1 records) take their defaults."""
-        return cls(**{**data, "tasks": tuple(data.get("tasks", TASK_IDS))})
+    def from_dict(cls, data: dict[str, Any], where: str = "settings") -> EvaluationSettings:
+        """The settings of :meth:`to_dict`; missing keys (``world`` in version 1 records) take their defaults.
+
+        Raises:
+            EvaluationRecordError: An unknown key, or a value of the wrong type or out of range.
+        """
+        kinds = {"setting": str, "world": str, "proxy": str, "image_size": int, "think": bool}
+        kinds.update({"query_enabled": bool, "max_exp_steps": int, "n_per_task": int, "tasks": list})
+        values = {key: stored_field(data, key, kind, where, optional=True) for key, kind in kinds.items()}
+        unknown = sorted(set(data) - set(kinds))
+        if unknown:
+            raise EvaluationRecordError(f"unknown setting `{where}.{unknown[0]}`; expected some of {sorted(kinds)}")
+        if values["tasks"] is not None:
+            values["tasks"] = tuple(values["tasks"])
+        try:
+            return cls(**{key: value for key, value in values.items() if value is not None})
+        except (TypeError, ValueError) as error:
+            raise EvaluationRecordError(f"`{where}`: {error}") from None
 
     @property
     def prompt_options(self) -> PromptOptions:
@@ -151,7 +173,8 @@ class AnswerRecord:
     """One question, the reply it got and its score."""
 
     question: Question
-    reply: str
+    reply: str | None
+    """The model's reply; ``None`` where a record states that no reply exists (kept as null, never "None")."""
     score: Score
     call: dict[str, Any] = field(default_factory=dict)
     """The agent's call record (model, tokens, latency, error)."""
@@ -166,12 +189,36 @@ class AnswerRecord:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AnswerRecord:
+    def from_dict(cls, data: dict[str, Any], where: str = "answer") -> AnswerRecord:
+        """The record of :meth:`to_dict`.
+
+        Raises:
+            EvaluationRecordError: Naming the field that is missing, of the wrong type or out of range.
+        """
+        question = stored_field(data, "question", dict, where)
+        for key in ("task", "qid", "text", "answer"):
+            stored_field(question, key, str, f"{where}.question")
+        if "data" in question:
+            stored_field(question, "data", dict, f"{where}.question")
+        try:
+            parsed = Question.from_dict(question)
+        except ValueError as error:
+            raise EvaluationRecordError(f"`{where}.question`: {error}") from None
+        if parsed.task not in TASKS:
+            raise EvaluationRecordError(f"unknown task {parsed.task!r} for `{where}.question.task`")
+        score = stored_field(data, "score", dict, where)
+        value = score_value(stored_field(score, "value", (int, float), f"{where}.score"), f"{where}.score.value")
+        if "reply" not in data:
+            raise EvaluationRecordError(f"missing field `{where}.reply` (null when there is no reply)")
         return cls(
-            question=Question.from_dict(data["question"]),
-            reply=str(data["reply"]),
-            score=Score.from_dict(data["score"]),
-            call=dict(data.get("call", {})),
+            question=parsed,
+            reply=stored_field(data, "reply", str, where, nullable=True),
+            score=Score(
+                value,
+                stored_field(score, "answer", str, f"{where}.score"),
+                stored_field(score, "explanation", str, f"{where}.score"),
+            ),
+            call=dict(stored_field(data, "call", dict, where, optional=True, default={})),
         )
 
 
@@ -238,25 +285,62 @@ class SceneEvaluation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SceneEvaluation:
-        """The record of :meth:`to_dict`, without pixels: :func:`load_evaluation` reads those from the files."""
-        version = data.get("version")
+        """The record of :meth:`to_dict`, without pixels: :func:`load_evaluation` reads those from the files.
+
+        Raises:
+            EvaluationRecordError: Naming the field that is missing, of the wrong type or out of range.
+        """
+        version = stored_field(data, "version", int, "")
         if version not in (1, EVALUATION_FORMAT_VERSION):
-            raise ValueError(f"expected evaluation format version 1 or {EVALUATION_FORMAT_VERSION}, got {version}")
+            raise EvaluationRecordError(
+                f"expected evaluation format version 1 or {EVALUATION_FORMAT_VERSION} for `version`, got {version}"
+            )
+        try:
+            scene = Scene.from_dict(stored_field(data, "scene", dict, ""))
+        except ValueError as error:
+            raise EvaluationRecordError(f"`scene`: {error}") from None
+        conversation: list[Message] = []
+        image_files: list[list[str]] = []
+        for index, entry in enumerate(stored_field(data, "conversation", list, "")):
+            where = f"conversation[{index}]"
+            role = stored_field(entry, "role", str, where)
+            if role not in ("system", "user", "assistant"):
+                raise EvaluationRecordError(f"expected system, user or assistant for `{where}.role`, got {role!r:.80}")
+            conversation.append(Message(role, stored_field(entry, "content", str, where)))
+            files = stored_field(entry, "images", list, where, optional=True, default=[])
+            image_files.append([relative_file(name, f"{where}.images[{i}]") for i, name in enumerate(files)])
+        answers = []
+        for task in stored_field(data, "tasks", dict, ""):
+            for qid, record in stored_field(data["tasks"], task, dict, "tasks").items():
+                answers.append(AnswerRecord.from_dict(record, f"tasks.{task}.{qid}"))
+                _check_scorable(answers[-1], scene, f"tasks.{task}.{qid}")
         return cls(
-            scene=Scene.from_dict(data["scene"]),
-            agent=str(data["agent"]),
-            settings=EvaluationSettings.from_dict(data["settings"]),
-            conversation=[Message(m["role"], m["content"]) for m in data["conversation"]],
-            exploration=dict(data["exploration"]),
-            unavailable=dict(data["unavailable"]),
-            answers=[AnswerRecord.from_dict(r) for task in data["tasks"].values() for r in task.values()],
-            image_files=[[str(name) for name in m.get("images", ())] for m in data["conversation"]],
-            cogmap=data.get("cogmap"),
-            cogmap_reply=data.get("cogmap_reply"),
+            scene=scene,
+            agent=stored_field(data, "agent", str, ""),
+            settings=EvaluationSettings.from_dict(stored_field(data, "settings", dict, "")),
+            conversation=conversation,
+            exploration=dict(stored_field(data, "exploration", dict, "")),
+            unavailable=string_map(stored_field(data, "unavailable", dict, ""), "unavailable"),
+            answers=answers,
+            image_files=image_files,
+            cogmap=stored_field(data, "cogmap", str, "", optional=True, nullable=True),
+            cogmap_reply=stored_field(data, "cogmap_reply", str, "", optional=True, nullable=True),
         )
 
     def scores(self) -> list[tuple[str, float]]:
         return [(r.question.task, r.score.value) for r in self.answers]
+
+
+def _check_scorable(record: AnswerRecord, scene: Scene, where: str) -> None:
+    """Score the stored reply once, so that a question whose ground truth was damaged fails on load, naming
+    it, rather than in the middle of re-scoring (scorers trust the data their generators wrote)."""
+    try:
+        score_question(record.question, record.reply or "", scene)
+    except Exception as error:  # any failure of a scorer on stored data is a bad record
+        raise EvaluationRecordError(
+            f"`{where}.question.data` does not hold what the {record.question.task!r} scorer reads "
+            f"({type(error).__name__}: {error})"
+        ) from None
 
 
 def agent_factory(
@@ -430,10 +514,16 @@ def load_evaluation(path: Path, *, images: bool = True) -> SceneEvaluation:
         images: whether to read the pictures (needed to ask more questions, not to re-score).
 
     Raises:
+        EvaluationRecordError: the file is not JSON or not a valid record; the message names the file and field.
         FileNotFoundError: a picture the record names is missing.
     """
     path = Path(path)
-    evaluation = SceneEvaluation.from_dict(json.loads(path.read_text()))
+    try:
+        evaluation = SceneEvaluation.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise EvaluationRecordError(f"{path}: not valid JSON ({error})") from None
+    except EvaluationRecordError as error:
+        raise EvaluationRecordError(f"{path}: {error}") from None
     return _attach_images(evaluation, path.parent) if images else evaluation
 
 
@@ -521,9 +611,10 @@ def evaluate(
 
 def rescore(evaluation: SceneEvaluation) -> SceneEvaluation:
     """The same record with every stored reply scored again by the current scorers (no model call)."""
+    # A reply stored as null is scored as no answer, and stays null.
     mode = evaluation.settings.mode
     answers = [
-        replace(r, score=score_question(r.question, scored_reply(r.reply, mode), evaluation.scene))
+        replace(r, score=score_question(r.question, scored_reply(r.reply or "", mode), evaluation.scene))
         for r in evaluation.answers
     ]
     return replace(evaluation, answers=answers)

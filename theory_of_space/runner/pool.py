@@ -4,7 +4,8 @@ Episodes wait on the model most of the time, so threads overlap them well; but t
 solver and the provider SDKs also spend CPU on every step, and one Python process gets one core. The
 pool therefore splits the episodes over worker processes (each with its own env instances and SDK
 client) and runs each share in threads. The model's in-flight limit is split between the processes,
-so the total number of requests in flight never exceeds ``in_flight``.
+so the total number of requests in flight never exceeds it: a ``max_concurrent`` the model's configuration
+entry or the spec's overrides set, or else ``in_flight``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import gymnasium as gym
 
 from theory_of_space.agents.base import Agent
+from theory_of_space.agents.config import explicit_settings
 from theory_of_space.agents.factory import is_scripted, make_agent
 from theory_of_space.runner.episode import EpisodeResult, run_episode
 from theory_of_space.world.scene import Scene
@@ -50,29 +52,49 @@ AgentSource = AgentSpec | Callable[[Scene], Agent]
 """How a pool gets each episode's agent: a spec it builds from, or a function of the episode's scene."""
 
 
-def split_in_flight(in_flight: int, processes: int) -> list[int]:
-    """Each process's share of the in-flight limit; the shares add up to ``in_flight``."""
+def split_in_flight(in_flight: int, processes: int, *, name: str = "in_flight") -> list[int]:
+    """Each process's share of an in-flight limit; the shares add up to ``in_flight``.
+
+    Args:
+        in_flight: the limit to share.
+        processes: the number of processes.
+        name: what the limit is called in the error message.
+    """
     if processes < 1 or in_flight < processes:
-        raise ValueError(f"expected 1 <= processes <= in_flight, got processes={processes}, in_flight={in_flight}")
+        raise ValueError(f"expected 1 <= processes <= {name}, got processes={processes}, {name}={in_flight}")
     base, extra = divmod(in_flight, processes)
     return [base + (1 if i < extra else 0) for i in range(processes)]
 
 
-def run_episodes_threaded(jobs: Sequence[EpisodeJob], agent: AgentSource, *, in_flight: int) -> list[EpisodeResult]:
-    """Run ``jobs`` in this process, ``in_flight`` episodes (and model requests) at a time.
+def requests_limit(agent: AgentSource) -> int | None:
+    """The limit on requests in flight that a model's spec states (its entry's or its overrides'
+    ``max_concurrent``), or ``None`` when it states none (or ``agent`` is not a model spec)."""
+    if not isinstance(agent, AgentSpec) or is_scripted(agent.spec):
+        return None
+    settings = explicit_settings(agent.spec, config_path=agent.config_path, overrides=agent.overrides)
+    return settings.get("max_concurrent")
+
+
+def run_episodes_threaded(
+    jobs: Sequence[EpisodeJob], agent: AgentSource, *, in_flight: int, max_concurrent: int | None = None
+) -> list[EpisodeResult]:
+    """Run ``jobs`` in this process, ``in_flight`` episodes at a time.
 
     Args:
         jobs: the episodes.
         agent: an :class:`AgentSpec` (model agents of one model then share one client and their in-flight
             limit, and the pool closes them), or a function giving each episode's agent from its scene (any
             :class:`~theory_of_space.agents.base.Agent`; the caller owns and closes what it returns).
-        in_flight: episodes run at once; also the model's limit on requests in flight for an ``AgentSpec``.
+        in_flight: episodes run at once.
+        max_concurrent: the model's limit on requests in flight for an ``AgentSpec``; ``None`` takes the
+            spec's own ``max_concurrent`` when it states one (see :func:`requests_limit`), else ``in_flight``.
 
     Returns:
         One result per job, in order.
     """
     if isinstance(agent, AgentSpec):
-        build, shared = _spec_builder(agent, in_flight, jobs)
+        limit = max_concurrent or requests_limit(agent) or in_flight
+        build, shared = _spec_builder(agent, limit, jobs)
     else:
         build, shared = agent, None
 
@@ -104,10 +126,12 @@ def run_episodes_threaded(jobs: Sequence[EpisodeJob], agent: AgentSource, *, in_
 
 
 def _spec_builder(
-    spec: AgentSpec, in_flight: int, jobs: Sequence[EpisodeJob]
+    spec: AgentSpec, max_concurrent: int, jobs: Sequence[EpisodeJob]
 ) -> tuple[Callable[[Scene], Agent], Agent | None]:
     """The per-episode builder for ``spec``, and the one agent every episode shares when it is a model."""
-    overrides = {**spec.overrides, "max_concurrent": in_flight}
+    # The published configs' alias would otherwise sit beside the canonical name and win over it.
+    overrides = {key: value for key, value in spec.overrides.items() if key != "max_workers"}
+    overrides["max_concurrent"] = max_concurrent
 
     def build(scene: Scene) -> Agent:
         return make_agent(
@@ -129,6 +153,8 @@ def run_episodes(
 ) -> list[EpisodeResult]:
     """Run ``jobs`` over ``processes`` worker processes with at most ``in_flight`` episodes at a time in all.
 
+    A model's requests in flight, in all processes together, stay within the ``max_concurrent`` its
+    configuration entry or its spec's overrides set, and within ``in_flight`` otherwise.
     With ``processes=1`` everything runs in this process. Worker processes are spawned (never forked,
     so SDK clients and threads start clean) and return their results in job order. ``agent`` is as for
     :func:`run_episodes_threaded`; across processes a function must be picklable (defined at module level),
@@ -136,14 +162,17 @@ def run_episodes(
 
     Raises:
         TypeError: ``agent`` is a function that cannot be sent to worker processes.
+        ValueError: fewer episodes or requests in flight than processes.
 
     Example:
         >>> jobs = [EpisodeJob(generate_scene(seed)) for seed in range(64)]  # doctest: +SKIP
         >>> results = run_episodes(jobs, AgentSpec("openai:gpt-5.2"), in_flight=32, processes=2)  # doctest: +SKIP
     """
     shares = split_in_flight(in_flight, processes)
+    explicit = requests_limit(agent)
+    requests = [None] * processes if explicit is None else split_in_flight(explicit, processes, name="max_concurrent")
     if processes == 1:
-        return run_episodes_threaded(jobs, agent, in_flight=in_flight)
+        return run_episodes_threaded(jobs, agent, in_flight=in_flight, max_concurrent=requests[0])
     if not isinstance(agent, AgentSpec):
         try:
             pickle.dumps(agent)
@@ -155,14 +184,16 @@ def run_episodes(
     chunks = [list(jobs[i::processes]) for i in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
-        parts = pool.starmap(_worker, [(chunk, agent, share) for chunk, share in zip(chunks, shares)])
+        parts = pool.starmap(_worker, [(chunk, agent, *limits) for chunk, limits in zip(chunks, zip(shares, requests))])
     results: list[Any] = [None] * len(jobs)
     for offset, part in enumerate(parts):
         results[offset::processes] = part
     return results
 
 
-def _worker(jobs: list[EpisodeJob], agent: AgentSource, in_flight: int) -> list[EpisodeResult]:
+def _worker(
+    jobs: list[EpisodeJob], agent: AgentSource, in_flight: int, max_concurrent: int | None
+) -> list[EpisodeResult]:
     import theory_of_space  # noqa: F401  (registers the env ids in the spawned process)
 
-    return run_episodes_threaded(jobs, agent, in_flight=in_flight)
+    return run_episodes_threaded(jobs, agent, in_flight=in_flight, max_concurrent=max_concurrent)

@@ -12,11 +12,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from theory_of_space.world.geometry import Cell, Facing, Vector
+from theory_of_space.world.scene_checks import SceneFormatError, check_scene, check_scene_dict
 
 OUTSIDE = -1
 WALL = 0
@@ -252,22 +254,25 @@ class Scene:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scene:
-        version = data.get("version", SCENE_FORMAT_VERSION)
-        if version != SCENE_FORMAT_VERSION:
-            raise ValueError(f"expected scene format version {SCENE_FORMAT_VERSION}, got {version}")
-        for key in ("mask", "objects", "doors", "start"):
-            if key not in data:
-                raise ValueError(f"scene dict is missing the field `{key}`")
-        mask = tuple(tuple(int(v) for v in column) for column in data["mask"])
-        if not mask or len({len(column) for column in mask}) != 1:
-            raise ValueError("expected `mask` to be a non-empty rectangular list of columns")
-        return cls(
-            mask=mask,
-            objects=tuple(SceneObject.from_dict(o) for o in data["objects"]),
-            doors=tuple(Door.from_dict(d) for d in data["doors"]),
-            start=Pose.from_dict(data["start"]),
-            source=dict(data.get("source", {})),
-        )
+        """The scene of :meth:`to_dict`, every field checked first.
+
+        Raises:
+            SceneFormatError: A field is missing, of the wrong type or out of range, or the items do not
+                agree with the grid; the message names the field.
+        """
+        check_scene_dict(data)
+        try:
+            scene = cls(
+                mask=tuple(tuple(column) for column in data["mask"]),
+                objects=tuple(SceneObject.from_dict(o) for o in data["objects"]),
+                doors=tuple(Door.from_dict(d) for d in data["doors"]),
+                start=Pose.from_dict(data["start"]),
+                source=dict(data.get("source", {})),
+            )
+        except ValueError as error:  # repeated item names
+            raise SceneFormatError(str(error)) from None
+        check_scene(scene, SceneFormatError)
+        return scene
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
@@ -276,6 +281,29 @@ class Scene:
     def scene_id(self) -> str:
         """First 16 hex digits of the SHA-256 of the canonical JSON (sorted keys, no whitespace)."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+
+def load_scene_file(path: str | Path) -> Scene:
+    """Read a scene from a JSON file of ours: a :meth:`Scene.to_dict` document, or a record that holds one
+    under ``scene`` (as ``tos explore --json`` writes).
+
+    Raises:
+        FileNotFoundError: There is no such file.
+        SceneFormatError: The file is not JSON or not a valid scene; the message names the file and the field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no scene JSON file at {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SceneFormatError(f"{path}: not valid JSON ({error})") from None
+    if isinstance(data, dict) and isinstance(data.get("scene"), dict):
+        data = data["scene"]
+    try:
+        return Scene.from_dict(data)
+    except SceneFormatError as error:
+        raise SceneFormatError(f"{path}: {error}") from None
 
 
 def scene_seed(scene: Scene) -> int:

@@ -30,6 +30,7 @@ from theory_of_space.world.scene import (
     SceneObject,
     is_room_code,
 )
+from theory_of_space.world.scene_checks import MAX_LABEL, check_name, check_scene, parse_mask
 
 META_FILE = "meta_data.json"
 FALSE_BELIEF_FILE = "falsebelief_exp.json"
@@ -155,7 +156,20 @@ def parse_tos_scene(
         source: provenance stored in the scene.
         room_from_mask: take each object's room from the mask instead of checking ``room_id``
             against it (for the false-belief file, whose ``room_id`` of moved objects is stale).
+
+    Raises:
+        TosFormatError: naming the file (from ``source``) and the field.
     """
+    try:
+        return _parse_checked(data, source, room_from_mask)
+    except TosFormatError as error:
+        origin = "/".join(str(source[key]) for key in ("folder", "file") if key in source) if source else ""
+        raise TosFormatError(f"{origin}: {error}" if origin else str(error)) from None
+
+
+def _parse_checked(data: Any, source: dict[str, Any] | None, room_from_mask: bool) -> Scene:
+    if not isinstance(data, dict):
+        raise TosFormatError(f"expected a JSON object at the top level, got {type(data).__name__}")
     mask = _mask(data)
     offset = _offset(data)
     entries = _required(data, "objects", list)
@@ -163,20 +177,24 @@ def parse_tos_scene(
     doors: list[Door] = []
     for index, entry in enumerate(entries):
         where = f"objects[{index}]"
-        name = str(_required(entry, "name", str, where))
+        name = check_name(_required(entry, "name", str, where), f"{where}.name", TosFormatError)
         cell = _grid_cell(_required(entry, "pos", dict, where), offset, f"{where}.pos")
         attributes = _required(entry, "attributes", dict, where)
         if "door" in name:
             doors.append(_door(name, cell, attributes, mask, where))
         else:
             objects.append(_object(name, cell, entry, attributes, mask, where, room_from_mask))
-    scene = Scene(
-        mask=mask,
-        objects=tuple(objects),
-        doors=tuple(doors),
-        start=_agent_start(data, offset, mask),
-        source=dict(source or {"kind": "tos"}),
-    )
+    try:
+        scene = Scene(
+            mask=mask,
+            objects=tuple(objects),
+            doors=tuple(doors),
+            start=_agent_start(data, offset, mask),
+            source=dict(source or {"kind": "tos"}),
+        )
+    except ValueError as error:  # repeated item names
+        raise TosFormatError(f"`objects`: {error}") from None
+    check_scene(scene, TosFormatError)
     _check_room_size(data, scene)
     _check_room_bounds(data, scene, offset)
     return scene
@@ -186,14 +204,7 @@ def parse_tos_scene(
 
 
 def _mask(data: dict[str, Any]) -> tuple[tuple[int, ...], ...]:
-    raw = _required(data, "mask", list)
-    try:
-        mask = tuple(tuple(int(v) for v in column) for column in raw)
-    except (TypeError, ValueError):
-        raise TosFormatError("expected a list of integer columns for `mask`") from None
-    if not mask or len({len(column) for column in mask}) != 1:
-        raise TosFormatError("expected `mask` to be a non-empty rectangular grid")
-    return mask
+    return parse_mask(_required(data, "mask", list), TosFormatError)
 
 
 def _offset(data: dict[str, Any]) -> Cell:
@@ -241,6 +252,8 @@ def _object(
                 f"`{where}.attributes.orientation` is {stated!r} but `{where}.rot.y` {yaw} means {facing.label!r}"
             )
     label = _integral(_required(entry, "label", (str, int), where), f"{where}.label")
+    if not 1 <= label <= MAX_LABEL:
+        raise TosFormatError(f"expected a label in 1..{MAX_LABEL} for `{where}.label`, got {entry['label']!r}")
     return SceneObject(name=name, cell=cell, room=room, facing=facing, label=label)
 
 
@@ -303,11 +316,12 @@ def _check_room_bounds(data: dict[str, Any], scene: Scene, offset: Cell) -> None
         return
     if not isinstance(rooms, dict):
         raise TosFormatError(f"expected an object for `rooms`, got {type(rooms).__name__}")
-    if sorted(int(k) for k in rooms) != list(scene.room_ids):
+    if sorted(rooms) != sorted(str(room) for room in scene.room_ids):
         raise TosFormatError(f"`rooms` lists {sorted(rooms)} but the mask has rooms {list(scene.room_ids)}")
     for key, room in rooms.items():
         bounds = _required(room, "bounds", list, f"rooms.{key}")
-        if len(bounds) != 4:
+        finite = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in bounds)
+        if len(bounds) != 4 or not finite:
             raise TosFormatError(f"expected four numbers for `rooms.{key}.bounds`, got {bounds!r}")
         x0, x1 = math.ceil(bounds[0]) + offset[0], math.floor(bounds[1]) + offset[0]
         y0, y1 = math.ceil(bounds[2]) + offset[1], math.floor(bounds[3]) + offset[1]

@@ -10,6 +10,15 @@ RETRYABLE_STATUS = frozenset({408, 409, 429})
 _REDACTED = "***"
 
 
+class MalformedAnswerError(ValueError):
+    """A successful (HTTP 200) answer that holds no usable reply: a body cut short, text that is not JSON, no
+    choices, no content, or a stream that ended before the message did.
+
+    It is transient: proxies and overloaded servers cut answers short, and the same request usually gets a
+    whole answer on the next attempt, so the clients retry it with backoff like a 503.
+    """
+
+
 def is_retryable_status(status: int) -> bool:
     """Whether an HTTP status could succeed on a later attempt (never 400, 401, 403, 404, 422)."""
     return status in RETRYABLE_STATUS or status >= 500

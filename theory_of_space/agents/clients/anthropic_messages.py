@@ -4,12 +4,18 @@ with a token budget, and streaming for long outputs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from theory_of_space.agents.base import Message
 from theory_of_space.agents.clients import Completion, require
-from theory_of_space.agents.clients._errors import describe, is_retryable_status, retry_after_seconds
+from theory_of_space.agents.clients._errors import (
+    MalformedAnswerError,
+    describe,
+    is_retryable_status,
+    retry_after_seconds,
+)
 from theory_of_space.agents.clients.images import encode_image, interleave
 from theory_of_space.agents.clients.tool_calls import TOOL_RESULT_NOTE, anthropic_tool_use, call_ids
 from theory_of_space.agents.config import ModelConfig
@@ -39,12 +45,21 @@ class AnthropicMessagesClient:
 
     def __init__(self, config: ModelConfig, *, api_key: str | None) -> None:
         anthropic = require("anthropic", extra="api")
+        from theory_of_space.agents.clients.deadline import deadline_http_client, http_library
+
         self.config = config
         self.model = config.model
         self._secret = api_key
         self._anthropic = anthropic
+        # A streamed answer is read after the SDK call returns, so its transport errors arrive unwrapped.
+        self._transport_error = http_library(anthropic).TransportError
+        # ``timeout_s`` bounds the whole exchange, body included (see theory_of_space.agents.clients.deadline).
         self._client = anthropic.Anthropic(
-            api_key=api_key, base_url=config.base_url, timeout=config.timeout_s, max_retries=0
+            api_key=api_key,
+            base_url=config.base_url,
+            timeout=config.timeout_s,
+            max_retries=0,
+            http_client=deadline_http_client(anthropic, config.timeout_s),
         )
         self._stream = config.stream if config.stream is not None else config.max_tokens > STREAMING_THRESHOLD_TOKENS
         self.tools: list[dict[str, Any]] | None = tool_specs() if config.action_format == "tools" else None
@@ -109,14 +124,31 @@ class AnthropicMessagesClient:
         return {"role": message.role, "content": blocks}
 
     def complete(self, request: dict[str, Any], messages: Sequence[Message] = ()) -> Completion:
-        """Send one request (streamed when configured or needed) and read text, thinking and usage."""
+        """Send one request (streamed when configured or needed) and read text, thinking and usage.
+
+        Raises:
+            MalformedAnswerError: The answer is not JSON, holds no content, or its stream ended before the
+                message did (retried like a server error).
+        """
         params = {k: v for k, v in request.items() if k in _SDK_PARAMS}
         extra_body = {k: v for k, v in request.items() if k not in _SDK_PARAMS}
-        if self._stream:
-            with self._client.messages.stream(**params, extra_body=extra_body) as stream:
-                message = stream.get_final_message()
-        else:
-            message = self._client.messages.create(**params, extra_body=extra_body)
+        try:
+            if self._stream:
+                with self._client.messages.stream(**params, extra_body=extra_body) as stream:
+                    message = stream.get_final_message()
+            else:
+                message = self._client.messages.create(**params, extra_body=extra_body)
+        except json.JSONDecodeError as error:
+            raise MalformedAnswerError(
+                f"the answer for model {self.model!r} is not JSON (cut short or garbage): {error}"
+            ) from None
+        except AssertionError:
+            # The SDK asserts that a stream began with a message; garbage or a cut stream has none.
+            raise MalformedAnswerError(f"the answer stream for model {self.model!r} holds no message") from None
+        if message.stop_reason is None:
+            raise MalformedAnswerError(f"the answer for model {self.model!r} ended before the message finished")
+        if not message.content:
+            raise MalformedAnswerError(f"the answer for model {self.model!r} holds no content blocks")
         text = "".join(block.text for block in message.content if block.type == "text")
         tool_calls = [
             {"id": block.id, "name": block.name, "arguments": block.input}
@@ -142,10 +174,11 @@ class AnthropicMessagesClient:
         )
 
     def is_retryable(self, error: Exception) -> bool:
-        """Rate limits, overload, timeouts, connection failures and server errors; never 400/401/403."""
+        """Rate limits, overload, timeouts, connection failures, server errors and malformed answers; never
+        400/401/403."""
         if isinstance(error, self._anthropic.APIStatusError):
             return is_retryable_status(error.status_code)
-        return isinstance(error, self._anthropic.APIConnectionError)
+        return isinstance(error, (self._anthropic.APIConnectionError, self._transport_error, MalformedAnswerError))
 
     def retry_after(self, error: Exception) -> float | None:
         """The server's ``retry-after`` wait, when a status error carries one."""

@@ -7,12 +7,18 @@ With ``action_format="tools"`` the actions go as function tools and the reply's 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from theory_of_space.agents.base import Message
 from theory_of_space.agents.clients import Completion, require
-from theory_of_space.agents.clients._errors import describe, is_retryable_status, retry_after_seconds
+from theory_of_space.agents.clients._errors import (
+    MalformedAnswerError,
+    describe,
+    is_retryable_status,
+    retry_after_seconds,
+)
 from theory_of_space.agents.clients.images import encode_image, interleave
 from theory_of_space.agents.clients.tool_calls import TOOL_RESULT_NOTE, call_ids, openai_tool_call
 from theory_of_space.agents.config import ModelConfig
@@ -38,18 +44,21 @@ class OpenAIChatClient:
 
     def __init__(self, config: ModelConfig, *, api_key: str | None) -> None:
         openai = require("openai", extra="api")
+        from theory_of_space.agents.clients.deadline import deadline_http_client
 
         self.config = config
         self.model = config.model
         self._secret = api_key
         self._openai = openai
-        # Retries are ours (theory_of_space.agents.retry), so the SDK's are off.
+        # Retries are ours (theory_of_space.agents.retry), so the SDK's are off; ``timeout_s`` bounds the whole
+        # exchange, body included (see theory_of_space.agents.clients.deadline).
         self._client = openai.OpenAI(
             api_key=api_key,
             base_url=config.base_url,
             organization=config.organization,
             timeout=config.timeout_s,
             max_retries=0,
+            http_client=deadline_http_client(openai, config.timeout_s),
         )
         self.tools: list[dict[str, Any]] | None = tool_specs() if config.action_format == "tools" else None
         """The tools sent with every request (neutral specs, :func:`~theory_of_space.env.tools.tool_specs`)."""
@@ -112,14 +121,26 @@ class OpenAIChatClient:
         does per step. Authentication, errors and timeouts are the SDK's either way.
 
         Raises:
-            ValueError: The server's answer is not a chat completion (no JSON object, or no choices).
+            MalformedAnswerError: The server's answer is not a chat completion (not JSON, cut short, no JSON
+                object, or no choices); retried like a server error.
         """
-        answer = self._client.post("/chat/completions", body=request, cast_to=object)
+        try:
+            answer = self._client.post("/chat/completions", body=request, cast_to=object)
+        except json.JSONDecodeError as error:
+            raise MalformedAnswerError(
+                f"the server's answer for model {self.model!r} is not JSON (cut short or garbage): {error}"
+            ) from None
         choices = answer.get("choices") if isinstance(answer, dict) else None
         if not choices or not isinstance(choices[0], dict):
-            raise ValueError(f"the server's answer for model {self.model!r} holds no choices: {str(answer)[:200]!r}")
+            raise MalformedAnswerError(
+                f"the server's answer for model {self.model!r} holds no choices: {str(answer)[:200]!r}"
+            )
         choice = choices[0]
         message = choice.get("message") or {}
+        if not isinstance(message, dict) or not isinstance(message.get("content") or "", str):
+            raise MalformedAnswerError(
+                f"the server's answer for model {self.model!r} holds no message text: {str(choice)[:200]!r}"
+            )
         extra: dict[str, Any] = {"finish_reason": choice.get("finish_reason")}
         # vLLM, SGLang and DeepSeek-style servers return the reasoning trace beside the content.
         reasoning = message.get("reasoning_content")
@@ -130,23 +151,25 @@ class OpenAIChatClient:
         usage = answer.get("usage")
         if not isinstance(usage, dict):
             return Completion(text, extra=extra, tool_calls=tool_calls)
-        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+        cached = _count(_field(usage, "prompt_tokens_details", "cached_tokens"))
         if cached:
             extra["cached_input_tokens"] = cached
         return Completion(
             text=text,
-            input_tokens=usage.get("prompt_tokens") or 0,
-            output_tokens=usage.get("completion_tokens") or 0,
-            reasoning_tokens=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens"),
+            input_tokens=_count(usage.get("prompt_tokens")) or 0,
+            output_tokens=_count(usage.get("completion_tokens")) or 0,
+            reasoning_tokens=_count(_field(usage, "completion_tokens_details", "reasoning_tokens")),
             extra=extra,
             tool_calls=tool_calls,
         )
 
     def is_retryable(self, error: Exception) -> bool:
-        """Rate limits, timeouts, connection failures and server errors; never 400/401/403/404/422."""
+        """Rate limits, timeouts, connection failures, server errors and malformed answers; never
+        400/401/403/404/422."""
         if isinstance(error, self._openai.APIStatusError):
             return is_retryable_status(error.status_code)
-        return isinstance(error, self._openai.APIConnectionError)  # timeouts are connection errors
+        # Timeouts are connection errors.
+        return isinstance(error, (self._openai.APIConnectionError, MalformedAnswerError))
 
     def retry_after(self, error: Exception) -> float | None:
         """The server's ``retry-after`` wait, when a status error carries one."""
@@ -170,3 +193,14 @@ def _neutral_call(call: dict[str, Any]) -> dict[str, Any]:
     """A Chat Completions tool call as ``{"id", "name", "arguments"}``, arguments as the model wrote them."""
     function = call.get("function") or {}
     return {"id": call.get("id"), "name": function.get("name"), "arguments": function.get("arguments")}
+
+
+def _field(usage: dict[str, Any], group: str, name: str) -> Any:
+    details = usage.get(group)
+    return details.get(name) if isinstance(details, dict) else None
+
+
+def _count(value: Any) -> int | None:
+    """A token count as the server reported it, or ``None`` when it is missing or not a count (usage
+    blocks of OpenAI-compatible servers vary, and a bad one must not lose the reply)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
