@@ -12,8 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRIES
-from fake_servers import FakeModelServer, Step
+from fake_servers import FAST_RETRIES, FakeModelServer, Step
 
 from theory_of_space.agents.base import Message
 from theory_of_space.agents.model_agent import ModelAgent, make_model_agent

@@ -43,7 +43,6 @@ __all__ = [
 Provider = Literal["openai", "compat", "anthropic", "hf"]
 PROVIDERS: tuple[str, ...] = get_args(Provider)
 TokenParam = Literal["max_completion_tokens", "max_tokens"]
-ACTION_FORMATS = ("text", "tools")
 
 DEFAULT_API_KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 """Where a provider's key is read when an entry names no ``api_key_env``. OpenAI-compatible servers

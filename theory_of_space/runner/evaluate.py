@@ -145,7 +145,7 @@ class EvaluationSettings:
             EvaluationRecordError: An unknown key, or a value of the wrong type or out of range.
         """
         kinds = {"setting": str, "world": str, "proxy": str, "image_size": int, "think": bool}
-        kinds.update({"query_enabled": bool, "max_exp_steps": int, "n_per_task": int, "tasks": list})
+        kinds.update({"query_enabled": bool, "max_exp_steps": int, "n_per_task": int, "tasks": list, "mode": str})
         values = {key: stored_field(data, key, kind, where, optional=True) for key, kind in kinds.items()}
         unknown = sorted(set(data) - set(kinds))
         if unknown:
