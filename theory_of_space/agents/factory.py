@@ -8,7 +8,7 @@ from theory_of_space.agents.base import Agent
 from theory_of_space.agents.scripted import RandomAgent, scout_agent, strategist_agent
 from theory_of_space.world.scene import Scene
 
-SCRIPTED_AGENTS = ("scout", "strategist", "random")
+SCRIPTED_AGENTS = ("scout", "strategist", "random", "oracle", "belief")
 
 
 def is_scripted(spec: str) -> bool:
@@ -28,7 +28,9 @@ def make_agent(
     """An agent for one episode on ``scene``.
 
     Args:
-        spec: ``scout``, ``strategist`` or ``random``; anything else is a model (``openai:gpt-5.2``,
+        spec: ``scout``, ``strategist`` or ``random``; ``oracle`` or ``belief`` (the non-model answerers of
+            the tasks, which also write cognitive maps; ``belief`` explores as STRATEGIST, ``oracle`` ends
+            exploration at once); anything else is a model (``openai:gpt-5.2``,
             ``anthropic:...``, ``hf:PATH``, or an entry name of the model configuration file).
         scene: the episode's scene (scripted proxies plan on it; models never see it).
         seed: the random agent's seed.
@@ -43,6 +45,10 @@ def make_agent(
         return strategist_agent(scene, query_enabled=query_enabled)
     if name == "random":
         return RandomAgent(scene, seed=seed)
+    if name in ("oracle", "belief"):
+        from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
+
+        return OracleAnswerer(scene) if name == "oracle" else BeliefAnswerer(scene, query_enabled=query_enabled)
     from theory_of_space.agents.model_agent import make_model_agent
 
     return make_model_agent(spec, config_path=config_path, overrides=overrides)
