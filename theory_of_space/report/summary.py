@@ -152,7 +152,13 @@ def _probe_metrics(episode: EpisodeData) -> dict[str, Any] | None:
         from theory_of_space.probes.requests import ProbeRecord
     except ImportError:
         return None
-    return dict(probe_metrics(ProbeRecord.from_dict(episode.probe_record)))
+    flat: dict[str, Any] = {}
+    for family, value in probe_metrics(ProbeRecord.from_dict(episode.probe_record)).items():
+        if isinstance(value, dict):
+            flat.update({f"{family}_{k}": v for k, v in value.items() if isinstance(v, (int, float))})
+        elif isinstance(value, (int, float)):
+            flat[family] = value
+    return flat
 
 
 def summarise_group(episodes: Sequence[EpisodeData]) -> dict[str, Any]:

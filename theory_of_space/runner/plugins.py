@@ -15,7 +15,7 @@ import importlib
 from typing import Any
 
 from theory_of_space.runner.phases import EpisodeState, PhaseFunction
-from theory_of_space.runner.store import write_json
+from theory_of_space.runner.store import CorruptEntry, write_json
 
 PROBE_RECORD_FILE = "probe_record.json"
 
@@ -29,23 +29,36 @@ def _module(name: str) -> Any:
 
 def probe_phase(state: EpisodeState) -> None:
     """Ask every probe of the explored episode not stored yet, store each reply by key, assemble the record."""
-    requests_module = importlib.import_module("theory_of_space.probes.requests")
-    episode = state.explored()
-    requests = list(requests_module.build_probe_requests(episode))
+    from theory_of_space.probes.replay import replay_episode
+    from theory_of_space.probes.requests import ProbeAnswer, assemble_probe_record, build_probe_requests
+
+    # the probes replay the conversation the questions see: the episode (active) or the history prompt
+    episode = replay_episode(state.scene, state.conversation(), agent=state.agent,
+                             query_enabled=state.settings.query_enabled)
+    requests = build_probe_requests(episode)
     stored = state.store.results("probe")
     todo = [r for r in requests if state.needs_retry(stored.get(r.key))]
-    writer = state.roles.map_writer(state.scene)
+    if todo:
+        writer = state.roles.map_writer(state.scene, state.questions.questions)
 
-    def ask(request: Any) -> None:
-        reply = writer.act(list(request.messages))
-        state.store.put("probe", request.key, {
-            "phase": request.phase, "kind": request.kind, "turn": request.turn,
-            "reply": reply.text, "call": reply.record.to_dict(), "error": reply.record.error,
-        })
+        def ask(request: Any) -> None:
+            reply = writer.act(list(request.messages))
+            answer = ProbeAnswer(request.key, request.kind, request.turn, reply.text, reply.record.error,
+                                 reply.record.to_dict())
+            state.store.put("probe", request.key, {"phase": request.phase, **answer.to_dict()})
 
-    state.fan_out(todo, ask)
-    answers = state.store.results("probe")
-    record = requests_module.assemble_probe_record(episode, requests, [answers.get(r.key) for r in requests])
+        state.fan_out(todo, ask)
+    stored = state.store.results("probe")
+    answers = []
+    for request in requests:
+        record = stored.get(request.key)
+        if record is None:
+            continue
+        try:
+            answers.append(ProbeAnswer.from_dict(record))
+        except (KeyError, TypeError, ValueError) as error:
+            state.counters.corrupt.append(CorruptEntry(state.store.path("probe"), None, f"{request.key}: {error}"))
+    record = assemble_probe_record(episode, requests, answers, answerer=state.agent)
     write_json(state.store.folder / PROBE_RECORD_FILE, record.to_dict())
 
 

@@ -120,14 +120,10 @@ class AgentRoles:
             return MeteredAgent(OracleAnswerer(scene, questions), self.meter)
         return MeteredAgent(BeliefAnswerer(scene, questions, query_enabled=self.query_enabled), self.meter)
 
-    def map_writer(self, scene: Scene) -> Agent:
-        """The agent that writes cognitive maps for the probes (the probes package's scripted writers)."""
-        if self.model is not None:
-            return self.model
-        from theory_of_space.probes import writers  # only reached when the probe phase is available
-
-        name = "oracle" if self.spec.lower() == "oracle" else "belief"
-        return MeteredAgent(writers.make_map_writer(name, scene), self.meter)
+    def map_writer(self, scene: Scene, questions: Sequence[Question]) -> Agent:
+        """The agent that writes cognitive maps for the probes: the model, or the scripted answerer
+        (``oracle`` and ``belief`` reply to a probe prompt as the map writers of the same name)."""
+        return self.answerer(scene, questions)
 
     def close(self) -> None:
         close = getattr(self.model, "close", None)
