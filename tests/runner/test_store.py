@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def test_storing_cost_is_linear_in_what_arrives(tmp_path):
     for i in range(50):
         store.put("probe", f"probe/t{i:02d}/global", {"reply": "x" * 1000})
         sizes.append(store.path("probe").stat().st_size)
-    steps = {b - a for a, b in zip(sizes, sizes[1:])}
+    steps = {b - a for a, b in itertools.pairwise(sizes)}
     assert max(steps) < 1100  # each result adds its own line; nothing is rewritten
 
 
