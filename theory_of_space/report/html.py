@@ -37,13 +37,14 @@ pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em;border-left:3px solid #
 .turn{border-top:2px solid #ccd;margin-top:1em;padding-top:.5em}.maps{display:flex;gap:1em;flex-wrap:wrap}
 .failed{color:#a00}figure{display:inline-block;margin:.5em}img{max-width:100%}
 """
-_CHECK_SCRIPT = """
+CHECK_SCRIPT = """
 window.__errors=[];window.addEventListener('error',function(e){window.__errors.push(String(e.message||e));});
 window.addEventListener('load',function(){var all=Array.prototype.slice.call(document.images);
 var ok=all.filter(function(i){return i.complete&&i.naturalWidth>0;}).length;
 document.body.setAttribute('data-images',ok+'/'+all.length);
 document.body.setAttribute('data-errors',String(window.__errors.length));});
 """
+"""Records on ``<body>`` how many pictures loaded (``data-images="ok/all"``) and how many script errors happened."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class WrittenReport:
 
 def _page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style><script>{_CHECK_SCRIPT}</script></head><body>{body}</body></html>")
+            f"<style>{_STYLE}</style><script>{CHECK_SCRIPT}</script></head><body>{body}</body></html>")
 
 
 def _table_html(header: list[str], rows: list[list[str]]) -> str:
