@@ -323,14 +323,22 @@ def stored_answers(state: EpisodeState) -> list[AnswerRecord]:
 
 def rescore_phase(state: EpisodeState) -> None:
     """Score every stored reply again with the current scorers (no model call); store changed scores."""
-    for key, record in state.store.results("evaluate").items():
+    rescore_store(state.store, state.scene)
+
+
+def rescore_store(store: EpisodeStore, scene: Scene) -> int:
+    """Re-score the stored answers of one episode folder; store and count the scores that changed."""
+    changed = 0
+    for key, record in store.results("evaluate").items():
         if _valid_answer(record) is not None or not isinstance(record.get("question"), dict):
             continue
         question = Question.from_dict(record["question"])
         reply = record["reply"]
-        score = score_question(question, "" if reply is None else reply, state.scene).to_dict()
+        score = score_question(question, "" if reply is None else reply, scene).to_dict()
         if score != record["score"]:
-            state.store.put("evaluate", key, {**record, "score": score})
+            store.put("evaluate", key, {**record, "score": score})
+            changed += 1
+    return changed
 
 
 # ==== the episode's files ====
