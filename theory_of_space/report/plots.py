@@ -13,6 +13,8 @@ from theory_of_space.report.summary import EpisodeData, mean_curve
 
 INSTALL_HINT = 'pip install "theory-of-space[report]"'
 REFERENCE_EXPLORERS = ("scout", "strategist")
+REFERENCE_SCENES = 20
+"""Scenes the reference explorers are played on when the run has no stored episode of theirs."""
 
 
 def plotting_available() -> bool:
@@ -24,34 +26,34 @@ def plotting_available() -> bool:
 
 
 def _reference_curves(episodes: list[EpisodeData]) -> dict[str, list[float]]:
-    """SCOUT's and STRATEGIST's information-gain curves: from stored passive logs, else played now on the scenes.
+    """SCOUT's and STRATEGIST's mean information-gain curves on the run's scenes.
 
-    The proxies are deterministic and free, so playing them on the run's scenes gives the same curves
-    the passive setting stores.
+    Stored active episodes of these scripted explorers are used as they are; otherwise the explorer
+    is played on the first :data:`REFERENCE_SCENES` scenes (deterministic and free, but it costs env
+    steps, so a large run samples).
     """
     import gymnasium as gym
 
     from theory_of_space.agents.factory import make_agent
-    from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS
     from theory_of_space.runner.episode import run_episode
     from theory_of_space.world.scene import Scene
 
-    curves: dict[str, list[list[float]]] = {name: [] for name in REFERENCE_EXPLORERS}
-    scenes = {e.scene_id: e.scene for e in episodes}
-    env = gym.make("TheoryOfSpace/Explore-v0", reward="info_gain", max_exp_steps=PROXY_MAX_EXP_STEPS)
-    try:
-        for data in scenes.values():
-            scene = Scene.from_dict(data)
-            for name in REFERENCE_EXPLORERS:
+    curves: dict[str, list[float]] = {}
+    scenes = list({e.scene_id: e.scene for e in episodes}.values())[:REFERENCE_SCENES]
+    for name in REFERENCE_EXPLORERS:
+        stored = [e.information_gain_curve() for e in episodes
+                  if e.agent == name and e.settings["setting"] == "active" and e.turns]
+        if stored:
+            curves[name] = mean_curve(stored)
+            continue
+        played = []
+        with gym.make("TheoryOfSpace/Explore-v0", reward="info_gain") as env:
+            for data in scenes:
+                scene = Scene.from_dict(data)
                 result = run_episode(env, make_agent(name, scene=scene), options={"scene": scene})
-                curve: list[float] = []
-                for turn in result.turns:
-                    value = turn.info.get("information_gain")
-                    curve.append(float(value) if value is not None else (curve[-1] if curve else 0.0))
-                curves[name].append(curve)
-    finally:
-        env.close()
-    return {name: mean_curve(values) for name, values in curves.items()}
+                played.append([float(t.info.get("information_gain") or 0.0) for t in result.turns])
+        curves[name] = mean_curve(played)
+    return curves
 
 
 def make_figures(summary: dict[str, Any], episodes: list[EpisodeData], folder: Path) -> list[Path]:
@@ -72,7 +74,7 @@ def make_figures(summary: dict[str, Any], episodes: list[EpisodeData], folder: P
     figure, axis = plt.subplots(figsize=(6.4, 4.0))
     for name, curve in _reference_curves(episodes).items():
         axis.plot(range(1, len(curve) + 1), curve, linestyle="--", color="grey" if name == "scout" else "black",
-                  label=f"{name.upper()} (proxy)")
+                  label=f"{name.upper()} (scripted)")
     for label, group in summary["groups"].items():
         curve = group["information_gain_curve"]
         if group["setting"] == "active" and curve:
