@@ -63,15 +63,14 @@ def make_figures(summary: dict[str, Any], episodes: list[EpisodeData], folder: P
     the probe metrics per group (when probes ran).
     """
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
 
     # SVG text as paths: the figure looks the same without the fonts, and hashes stay stable
-    plt.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "theory-of-space", "pdf.compression": 6})
+    matplotlib.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "theory-of-space"})
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    figure, axis = plt.subplots(figsize=(6.4, 4.0))
+    figure = Figure(figsize=(6.4, 4.0))
+    axis = figure.subplots()
     for name, curve in _reference_curves(episodes).items():
         axis.plot(range(1, len(curve) + 1), curve, linestyle="--", color="grey" if name == "scout" else "black",
                   label=f"{name.upper()} (scripted)")
@@ -85,13 +84,13 @@ def make_figures(summary: dict[str, Any], episodes: list[EpisodeData], folder: P
     axis.set_title("Information gain per turn")
     axis.legend(fontsize="small")
     written.append(_save(figure, folder / "information_gain"))
-    plt.close(figure)
 
     probe_groups = {label: g["probes"] for label, g in summary["groups"].items() if g["probes"]}
     if probe_groups:
         from theory_of_space.report.summary import PROBE_COLUMNS
 
-        figure, axis = plt.subplots(figsize=(8, 4.0))
+        figure = Figure(figsize=(8, 4.0))
+        axis = figure.subplots()
         width = 0.8 / len(probe_groups)
         for i, (label, values) in enumerate(probe_groups.items()):
             xs = [j + i * width for j in range(len(PROBE_COLUMNS))]
@@ -103,7 +102,6 @@ def make_figures(summary: dict[str, Any], episodes: list[EpisodeData], folder: P
         axis.legend(fontsize="small")
         figure.tight_layout()
         written.append(_save(figure, folder / "probes"))
-        plt.close(figure)
     return written
 
 
