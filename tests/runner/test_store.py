@@ -9,8 +9,14 @@ import sys
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from theory_of_space.runner.store import EpisodeStore, RunFolderError, RunStore, write_atomic
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["key", "reply", "x"]),
+                                                                                inner, max_size=3), max_leaves=6)
 
 
 def test_results_are_appended_by_key_and_the_last_one_wins(tmp_path):
@@ -92,3 +98,27 @@ def test_concurrent_atomic_writes_never_share_a_temporary_file(tmp_path):
         thread.join()
     assert target.read_bytes() in payloads
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.lists(st.one_of(st.binary(max_size=60), st.builds(lambda v: json.dumps(v).encode(), JSON)),
+                        max_size=6))
+def test_any_bytes_in_a_stored_file_never_raise_and_never_lose_good_results(tmp_path_factory, garbage):
+    folder = tmp_path_factory.mktemp("fuzz")
+    store = EpisodeStore(folder)
+    store.put("evaluate", "evaluate/dir/dir_0", {"reply": "kept"})
+    with open(store.path("evaluate"), "ab") as handle:
+        for chunk in garbage:
+            handle.write(chunk.replace(b"\n", b" ") + b"\n")
+    expected = {"evaluate/dir/dir_0": {"key": "evaluate/dir/dir_0", "reply": "kept"}}
+    for chunk in garbage:
+        try:
+            value = json.loads(chunk.replace(b"\n", b" "))
+        except ValueError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("key"), str):
+            expected[value["key"]] = value
+    reopened = EpisodeStore(folder)
+    assert reopened.results("evaluate") == expected
+    reopened.put("evaluate", "evaluate/dir/dir_1", {"reply": "new"})
+    assert EpisodeStore(folder).get("evaluate", "evaluate/dir/dir_1")["reply"] == "new"

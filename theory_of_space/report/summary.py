@@ -7,7 +7,7 @@ Metrics (per group, means over episodes unless said otherwise):
 
 - node coverage, edge coverage, final information gain, steps and action cost: the exploration's
   final values (the passive explorer's in the passive setting);
-- failed calls: exploration turns and questions whose request failed after its retries (counted,
+- failed calls: exploration turns, probes and questions whose request failed after its retries (counted,
   never hidden: a failed answer scores 0 and is listed here);
 - accuracy per task: the mean score of its questions; route / survey / overall: the mean over the
   questions of the route tasks, survey tasks, or all tasks;
@@ -46,6 +46,8 @@ class EpisodeData:
     answers: list[dict[str, Any]]
     metrics: dict[str, Any]
     probe_record: dict[str, Any] | None = None
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    """The stored probe replies (for failed calls and the per-turn maps)."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -62,11 +64,11 @@ class EpisodeData:
 
     @property
     def failed_calls(self) -> int:
-        return sum(1 for t in self.turns if t.get("error")) + sum(1 for a in self.answers if a.get("error"))
+        return len(self.failures())
 
     def failures(self) -> list[tuple[str, str]]:
-        """(key, reason) of every failed call."""
-        return [(r["key"], str(r["error"])) for r in (*self.turns, *self.answers) if r.get("error")]
+        """(key, reason) of every failed call: exploration turns, probes and questions."""
+        return [(r["key"], str(r["error"])) for r in (*self.turns, *self.probes, *self.answers) if r.get("error")]
 
     def information_gain_curve(self) -> list[float]:
         curve: list[float] = []
@@ -90,6 +92,7 @@ def load_episode(folder: Path) -> EpisodeData:
     answers = [r for r in store.results("evaluate").values()
                if isinstance(r.get("score"), dict) and isinstance(r["score"].get("value"), (int, float))
                and r.get("task") in TASKS]
+    probes = list(store.results("probe").values())
     problems = [str(entry) for entry in store.corrupt]
     metrics: dict[str, Any] = {}
     metrics_path = folder / "metrics.json"
@@ -103,7 +106,7 @@ def load_episode(folder: Path) -> EpisodeData:
     if probe_path.is_file():
         probe_record = json.loads(probe_path.read_text())
     return EpisodeData(folder, head["agent"], head["scene_id"], head["scene"], head["settings"], turns, answers,
-                       metrics, probe_record, problems)
+                       metrics, probe_record, probes, problems)
 
 
 def load_runs(roots: Iterable[Path]) -> list[EpisodeData]:
@@ -167,7 +170,7 @@ def summarise_group(episodes: Sequence[EpisodeData]) -> dict[str, Any]:
     exploration = {key: _mean([e.metrics.get("exploration", {}).get(key) for e in episodes])
                    for key in EXPLORATION_KEYS}
     exploration["cost_usd"] = sum(
-        float(r.get("call", {}).get("cost_usd") or 0.0) for e in episodes for r in (*e.turns, *e.answers)
+        float(r.get("call", {}).get("cost_usd") or 0.0) for e in episodes for r in (*e.turns, *e.probes, *e.answers)
     )
     exploration["failed_calls"] = sum(e.failed_calls for e in episodes)
     accuracy = aggregate((a["task"], float(a["score"]["value"])) for e in episodes for a in e.answers)
