@@ -4,6 +4,7 @@ re-scoring of stored answers."""
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -117,9 +118,15 @@ def _rescore(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no stored evaluations under {args.path}")
     groups: dict[tuple[str, str, str, str], list[SceneEvaluation]] = {}
     changed = 0
+    bad = 0
     for path in paths:
         # scoring reads only the stored replies: the pictures stay on disk
-        stored = load_evaluation(path, images=False)
+        try:
+            stored = load_evaluation(path, images=False)
+        except ValueError as error:  # one bad file is reported; the other scenes go on
+            print(f"tos rescore: skipped {error}", file=sys.stderr)
+            bad += 1
+            continue
         fresh = rescore(stored)
         changed += sum(a.score != b.score for a, b in zip(stored.answers, fresh.answers))
         if args.write:
@@ -128,9 +135,10 @@ def _rescore(args: argparse.Namespace) -> int:
             rescore_store(EpisodeStore(path.parent), fresh.scene)
         key = (fresh.settings.world, fresh.settings.setting, fresh.agent, fresh.settings.proxy)
         groups.setdefault(key, []).append(fresh)
-    print(f"{len(paths)} stored scenes re-scored; {changed} scores changed{' and written' if args.write else ''}")
+    done = len(paths) - bad
+    print(f"{done} stored scenes re-scored; {changed} scores changed{' and written' if args.write else ''}")
     for (world, setting, agent, proxy), runs in sorted(groups.items()):
         label = agent if setting == "active" else f"{agent} ({proxy} log)"
         print(f"\n{world}, {setting}:")
         print(format_table([(label, summary(runs))], with_steps=setting == "active"))
-    return 0
+    return 1 if bad else 0

@@ -137,7 +137,8 @@ class AnswerRecord:
     """One question, the reply it got and its score."""
 
     question: Question
-    reply: str
+    reply: str | None
+    """The reply text; ``None`` when no reply was stored (it then scores as an empty reply)."""
     score: Score
     call: dict[str, Any] = field(default_factory=dict)
     """The agent's call record (model, tokens, latency, error)."""
@@ -155,7 +156,7 @@ class AnswerRecord:
     def from_dict(cls, data: dict[str, Any]) -> AnswerRecord:
         return cls(
             question=Question.from_dict(data["question"]),
-            reply=str(data["reply"]),
+            reply=None if data["reply"] is None else str(data["reply"]),
             score=Score.from_dict(data["score"]),
             call=dict(data.get("call", {})),
         )
@@ -396,7 +397,12 @@ def load_evaluation(path: Path, *, images: bool = True) -> SceneEvaluation:
         FileNotFoundError: a picture the record names is missing.
     """
     path = Path(path)
-    evaluation = SceneEvaluation.from_dict(json.loads(path.read_text()))
+    try:
+        evaluation = SceneEvaluation.from_dict(json.loads(path.read_text()))
+    except KeyError as error:
+        raise ValueError(f"{path}: missing field {error}") from None
+    except (TypeError, AttributeError, ValueError) as error:
+        raise ValueError(f"{path}: bad record ({error})") from None
     return _attach_images(evaluation, path.parent) if images else evaluation
 
 
@@ -479,7 +485,8 @@ def evaluate(
 
 def rescore(evaluation: SceneEvaluation) -> SceneEvaluation:
     """The same record with every stored reply scored again by the current scorers (no model call)."""
-    answers = [replace(r, score=score_question(r.question, r.reply, evaluation.scene)) for r in evaluation.answers]
+    scene = evaluation.scene
+    answers = [replace(r, score=score_question(r.question, r.reply or "", scene)) for r in evaluation.answers]
     return replace(evaluation, answers=answers)
 
 

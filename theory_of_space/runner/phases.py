@@ -312,9 +312,7 @@ def stored_answers(state: EpisodeState) -> list[AnswerRecord]:
         record = stored.get(_question_key(question))
         if record is None or _valid_answer(record) is not None:
             continue
-        reply = record["reply"]
-        answers.append(AnswerRecord(question, "" if reply is None else reply, Score.from_dict(record["score"]),
-                                    dict(record["call"])))
+        answers.append(AnswerRecord(question, record["reply"], Score.from_dict(record["score"]), dict(record["call"])))
     return answers
 
 
