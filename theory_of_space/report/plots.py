@@ -13,7 +13,7 @@ from theory_of_space.report.summary import EpisodeData, mean_curve
 
 INSTALL_HINT = 'pip install "theory-of-space[report]"'
 REFERENCE_EXPLORERS = ("scout", "strategist")
-REFERENCE_SCENES = 20
+REFERENCE_SCENES = 5
 """Scenes the reference explorers are played on when the run has no stored episode of theirs."""
 
 
@@ -28,9 +28,10 @@ def plotting_available() -> bool:
 def _reference_curves(episodes: list[EpisodeData]) -> dict[str, list[float]]:
     """SCOUT's and STRATEGIST's mean information-gain curves on the run's scenes.
 
-    Stored active episodes of these scripted explorers are used as they are; otherwise the explorer
-    is played on the first :data:`REFERENCE_SCENES` scenes (deterministic and free, but it costs env
-    steps, so a large run samples).
+    Stored episodes of these scripted explorers are used as they are: their active episodes, or the
+    passive episodes they explored; otherwise the explorer is played on the first
+    :data:`REFERENCE_SCENES` scenes (deterministic and free, but STRATEGIST plans for a third of a
+    second per scene, so a large run samples).
     """
     import gymnasium as gym
 
@@ -41,8 +42,9 @@ def _reference_curves(episodes: list[EpisodeData]) -> dict[str, list[float]]:
     curves: dict[str, list[float]] = {}
     scenes = list({e.scene_id: e.scene for e in episodes}.values())[:REFERENCE_SCENES]
     for name in REFERENCE_EXPLORERS:
-        stored = [e.information_gain_curve() for e in episodes
-                  if e.agent == name and e.settings["setting"] == "active" and e.turns]
+        stored = [e.information_gain_curve() for e in episodes if e.turns and (
+            (e.agent == name and e.settings["setting"] == "active")
+            or (e.settings["setting"] == "passive" and e.settings.get("proxy") == name))]
         if stored:
             curves[name] = mean_curve(stored)
             continue
