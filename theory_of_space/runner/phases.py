@@ -69,6 +69,7 @@ class EpisodeState:
     request_pool: ThreadPoolExecutor | None = None
     counters: RunCounters = field(default_factory=RunCounters)
     _questions: QuestionSet | None = None
+    _answerer: Agent | None = None
     _explored: EpisodeResult | None = None
     _conversation: list[Message] | None = None
 
@@ -83,6 +84,12 @@ class EpisodeState:
                 self.scene, n_per_task=self.settings.n_per_task, tasks=self.settings.tasks
             )
         return self._questions
+
+    def answerer(self) -> Agent:
+        """The agent that answers questions and writes maps, built once per episode (a scripted one plans)."""
+        if self._answerer is None:
+            self._answerer = self.roles.answerer(self.scene, self.questions.questions)
+        return self._answerer
 
     def explored(self) -> EpisodeResult:
         """The exploration, run (or replayed from the store) on first use."""
@@ -280,7 +287,7 @@ def evaluate_phase(state: EpisodeState) -> None:
             todo.append(question)
     if not todo:
         return
-    answerer = state.roles.answerer(state.scene, state.questions.questions)
+    answerer = state.answerer()
     think = state.settings.think
 
     def ask(question: Question) -> None:

@@ -39,7 +39,7 @@ def probe_phase(state: EpisodeState) -> None:
     stored = state.store.results("probe")
     todo = [r for r in requests if state.needs_retry(stored.get(r.key))]
     if todo:
-        writer = state.roles.map_writer(state.scene, state.questions.questions)
+        writer = state.answerer()  # a model, or the scripted answerer, which writes maps as well
 
         def ask(request: Any) -> None:
             reply = writer.act(list(request.messages))

@@ -113,17 +113,13 @@ class AgentRoles:
         return MeteredAgent(agent, self.meter)
 
     def answerer(self, scene: Scene, questions: Sequence[Question]) -> Agent:
-        """The agent that answers the evaluation questions."""
+        """The agent that answers the evaluation questions and writes the probes' maps (``oracle`` and
+        ``belief`` reply to a probe prompt as the map writers of the same name)."""
         if self.model is not None:
             return self.model
         if self.spec.lower() == "oracle":
             return MeteredAgent(OracleAnswerer(scene, questions), self.meter)
         return MeteredAgent(BeliefAnswerer(scene, questions, query_enabled=self.query_enabled), self.meter)
-
-    def map_writer(self, scene: Scene, questions: Sequence[Question]) -> Agent:
-        """The agent that writes cognitive maps for the probes: the model, or the scripted answerer
-        (``oracle`` and ``belief`` reply to a probe prompt as the map writers of the same name)."""
-        return self.answerer(scene, questions)
 
     def close(self) -> None:
         close = getattr(self.model, "close", None)
