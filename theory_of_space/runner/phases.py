@@ -405,7 +405,16 @@ PHASE_FUNCTIONS: dict[str, PhaseFunction] = {
 
 
 def run_phases(state: EpisodeState, phases: Iterable[str], functions: dict[str, PhaseFunction]) -> None:
-    """Run ``phases`` in pipeline order on one episode, then write its files."""
+    """Run ``phases`` in pipeline order on one episode, then write its files.
+
+    Re-scoring alone calls no model: it skips episodes that were never completed and keeps stored
+    failures (retrying them would be a request).
+    """
+    phases = list(phases)
+    if phases == ["rescore"]:
+        if not (state.store.folder / SCENE_FILE).is_file():
+            return
+        state.retry_failed = False
     for name in phases:
         functions[name](state)
     write_episode_files(state)
