@@ -5,11 +5,14 @@ import sys
 from theory_of_space.cli import main
 
 
-def test_run_prints_both_proxies_with_metrics(capsys):
-    assert main(["run"]) == 0
+def test_run_with_no_arguments_prints_the_tables_and_the_report_path(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "== scout on scene" in out and "== strategist on scene" in out
-    assert out.count("-- metrics: node_coverage=1.000") == 2
+    assert "6/6 episodes complete in runs/default" in out
+    assert "| scout | text | active | 3 | 100.0" in out and "| strategist | text | active |" in out
+    assert "report:  runs/default/report.html" in out
+    assert (tmp_path / "runs/default/report.html").is_file()
 
 
 def test_explore_writes_a_transcript(tmp_path, capsys):

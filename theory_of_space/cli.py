@@ -11,6 +11,7 @@ from theory_of_space.commands.evaluate import add_evaluate_parser
 from theory_of_space.commands.explore import add_explore_parsers
 from theory_of_space.commands.probe import add_probe_parser
 from theory_of_space.commands.render import add_render_parser
+from theory_of_space.commands.run import add_run_parsers
 from theory_of_space.steering.cli import add_steer_parser
 
 
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tos", description="Theory of Space: explore, probe and evaluate.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
+    add_run_parsers(subparsers)
     add_explore_parsers(subparsers)
     add_evaluate_parser(subparsers)
     add_probe_parser(subparsers)

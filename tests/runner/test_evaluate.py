@@ -205,3 +205,23 @@ def test_a_bad_world_or_proxy_option_is_refused_with_the_choices(capsys, option,
 def test_rescore_of_an_empty_folder_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no stored evaluations"):
         _cli(["rescore", str(tmp_path)])
+
+
+def test_rescore_names_a_bad_file_goes_on_with_the_others_and_keeps_a_null_reply(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert _cli(["evaluate", "--scenes", "2", "--questions", "1", "--tasks", "dir", "--out", str(out)]) == 0
+    capsys.readouterr()
+    first, second = find_evaluations(out)
+    broken = json.loads(first.read_text())
+    del broken["tasks"]
+    first.write_text(json.dumps(broken))
+    record = json.loads(second.read_text())
+    answer = next(iter(record["tasks"]["dir"].values()))
+    answer["reply"] = None
+    second.write_text(json.dumps(record))
+    assert _cli(["rescore", str(out), "--write"]) == 1
+    captured = capsys.readouterr()
+    assert f"skipped {first}: missing field `tasks`" in captured.err
+    assert "1 stored scenes re-scored; 1 scores changed and written" in captured.out
+    stored = next(iter(json.loads(second.read_text())["tasks"]["dir"].values()))
+    assert stored["reply"] is None and stored["score"]["value"] == 0

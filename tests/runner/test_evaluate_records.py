@@ -96,8 +96,8 @@ def test_tos_rescore_reports_a_bad_record(
     data = copy.deepcopy(stored)
     del data["tasks"]
     path = _write(tmp_path, data)
-    assert main(["rescore", str(tmp_path)]) == 2
-    assert f"tos rescore: error: {path}: missing field `tasks`" in capsys.readouterr().err
+    assert main(["rescore", str(tmp_path)]) == 1  # reported and skipped; other scenes would go on
+    assert f"tos rescore: skipped {path}: missing field `tasks`" in capsys.readouterr().err
 
 
 def test_a_record_that_is_not_json_names_the_file(tmp_path: Path) -> None:

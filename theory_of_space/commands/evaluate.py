@@ -1,8 +1,11 @@
-"""``tos evaluate`` and ``tos rescore``: the task suite after exploration, and offline re-scoring."""
+"""``tos evaluate`` and ``tos rescore``: the run pipeline with the phases explore and evaluate, and offline
+re-scoring of stored answers."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import tempfile
 from pathlib import Path
 
 from theory_of_space.commands.probe import add_probe_scoring_options, rescore_probes
@@ -10,13 +13,9 @@ from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE
 from theory_of_space.probes.modes import EVALUATION_MODES
 from theory_of_space.runner.evaluate import (
     PROXIES,
-    PUBLISHED_PROXIES,
     SETTINGS,
     WORLDS,
-    EvaluationSettings,
     SceneEvaluation,
-    agent_factory,
-    evaluate,
     find_evaluations,
     format_table,
     load_evaluation,
@@ -24,10 +23,11 @@ from theory_of_space.runner.evaluate import (
     save_evaluation,
     summary,
 )
-from theory_of_space.tasks import TASK_IDS, can_generate_all
-from theory_of_space.world.generate import generate_scene
-from theory_of_space.world.scene import Scene
-from theory_of_space.world.tos_format import load_tos_scene
+from theory_of_space.runner.experiment import Experiment
+from theory_of_space.runner.phases import rescore_store
+from theory_of_space.runner.pipeline import outcome_lines, run_experiment
+from theory_of_space.runner.store import EpisodeStore
+from theory_of_space.tasks import TASK_IDS
 
 
 def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -75,35 +75,43 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     again.set_defaults(func=_rescore)
 
 
-def _scenes(args: argparse.Namespace) -> list[Scene]:
-    seeds = range(args.first_seed, args.first_seed + args.scenes)
+def _scene_spec(args: argparse.Namespace) -> str:
+    first, stop = args.first_seed, args.first_seed + args.scenes
     if args.data_dir is None:
-        return [generate_scene(seed, n_rooms=args.rooms, accept=can_generate_all) for seed in seeds]
+        return f"{first}:{stop}"
     root = Path(args.data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"--data-dir: no folder {root}")
-    return [load_tos_scene(root / f"run{seed:02d}") for seed in seeds]
+    return ",".join(str(root / f"run{seed:02d}") for seed in range(first, stop))
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    """The run pipeline with the phases explore and evaluate, for one agent, world and setting."""
     if args.scenes < 1:
         raise ValueError(f"expected a positive number for --scenes, got {args.scenes}")
     tasks = TASK_IDS if args.tasks is None else tuple(t.strip() for t in args.tasks.split(",") if t.strip())
-    settings = EvaluationSettings(
-        setting=args.setting,
-        world=args.world,
-        proxy=PUBLISHED_PROXIES[args.world] if args.proxy is None else args.proxy,
-        image_size=args.image_size,
-        think=not args.no_think,
-        query_enabled=not args.no_query,
-        max_exp_steps=args.max_steps,
-        n_per_task=args.questions,
-        tasks=tasks,
-        mode=args.mode,
-    )
-    make = agent_factory(args.agent, query_enabled=settings.query_enabled, config_path=args.model_config)
-    out = None if args.out is None else Path(args.out)
-    runs = evaluate(_scenes(args), make, settings, agent_name=args.agent, out_dir=out)
+    with tempfile.TemporaryDirectory(prefix="tos-evaluate-") as scratch:
+        experiment = Experiment(
+            agents=(args.agent,),
+            scenes=_scene_spec(args),
+            worlds=(args.world,),
+            settings=(args.setting,),
+            phases=("explore", "evaluate"),
+            out=args.out or scratch,
+            think=not args.no_think,
+            query_enabled=not args.no_query,
+            max_exp_steps=args.max_steps,
+            n_per_task=args.questions,
+            tasks=tasks,
+            proxy=args.proxy,
+            image_size=args.image_size,
+            rooms=args.rooms,
+            model_config=args.model_config,
+            mode=args.mode,
+        )
+        outcome = run_experiment(experiment)
+        runs = [load_evaluation(path, images=False) for path in find_evaluations(outcome.root)]
+    settings = runs[0].settings
     skipped = sorted({task for run in runs for task in run.unavailable})
     label = args.agent if settings.setting == "active" else f"{args.agent} ({settings.proxy} log)"
     questions = sum(len(r.answers) for r in runs)
@@ -111,6 +119,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"{len(runs)} scenes, {settings.world} world, {settings.setting} setting, {mode}{questions} questions")
     if skipped:
         print(f"tasks some scenes could not produce: {', '.join(skipped)}")
+    for line in outcome_lines(outcome)[1:]:
+        print(line)
     print(format_table([(label, summary(runs))], with_steps=settings.setting == "active"))
     return 0
 
@@ -124,18 +134,27 @@ def _rescore(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no stored evaluations or probe records under {args.path}")
     groups: dict[tuple[str, str, str, str, str], list[SceneEvaluation]] = {}
     changed = 0
+    bad = 0
     for path in paths:
         # scoring reads only the stored replies: the pictures stay on disk
-        stored = load_evaluation(path, images=False)
+        try:
+            stored = load_evaluation(path, images=False)
+        except ValueError as error:  # one bad file is reported; the other scenes go on
+            print(f"tos rescore: skipped {error}", file=sys.stderr)
+            bad += 1
+            continue
         fresh = rescore(stored)
         changed += sum(a.score != b.score for a, b in zip(stored.answers, fresh.answers))
         if args.write:
             save_evaluation(fresh, path, images=False)
+            # the pipeline's stored results are the source of reports: keep them in step
+            rescore_store(EpisodeStore(path.parent), fresh.scene, fresh.settings.mode)
         key = (fresh.settings.world, fresh.settings.setting, fresh.agent, fresh.settings.proxy, fresh.settings.mode)
         groups.setdefault(key, []).append(fresh)
-    print(f"{len(paths)} stored scenes re-scored; {changed} scores changed{' and written' if args.write else ''}")
+    done = len(paths) - bad
+    print(f"{done} stored scenes re-scored; {changed} scores changed{' and written' if args.write else ''}")
     for (world, setting, agent, proxy, mode), runs in sorted(groups.items()):
         label = agent if setting == "active" else f"{agent} ({proxy} log)"
         print(f"\n{world}, {setting}{'' if mode == 'default' else ', ' + mode}:")
         print(format_table([(label, summary(runs))], with_steps=setting == "active"))
-    return 0
+    return 1 if bad else 0

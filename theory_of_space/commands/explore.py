@@ -1,4 +1,4 @@
-"""``tos run``, ``tos explore`` and ``tos scene``: exploration episodes and scenes from the command line."""
+"""``tos explore`` and ``tos scene``: exploration episodes and scenes from the command line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import gymnasium as gym
 
 from theory_of_space.agents.config import parse_overrides
 from theory_of_space.agents.factory import make_agent
-from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS
 from theory_of_space.env.actions import split_reply
 from theory_of_space.env.ascii_map import ascii_map
 from theory_of_space.env.false_belief import false_belief_target
@@ -24,12 +23,6 @@ METRIC_KEYS = ("node_coverage", "edge_coverage", "information_gain", "steps", "i
 
 
 def add_explore_parsers(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser(
-        "run", help="the default job: SCOUT and STRATEGIST on a generated 3-room scene (proxy budget)"
-    )
-    run.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
-    run.set_defaults(func=_run)
-
     explore = subparsers.add_parser("explore", help="one exploration episode with an agent")
     explore.add_argument("--agent", default="scout", help="scout | strategist | random | a model spec or config entry")
     _add_scene_arguments(explore)
@@ -103,16 +96,6 @@ def _change_text(change: dict) -> str:
 
 def _fmt(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def _run(args: argparse.Namespace) -> int:
-    scene = generate_scene(args.seed, n_rooms=3)
-    print(ascii_map(scene, scene.start))
-    for name in DEMO_AGENTS:
-        env = gym.make("TheoryOfSpace/Explore-v0", reward="none", max_exp_steps=PROXY_MAX_EXP_STEPS)
-        print()
-        print_episode(run_episode(env, make_agent(name, scene=scene), options={"scene": scene}))
-    return 0
 
 
 def _explore(args: argparse.Namespace) -> int:

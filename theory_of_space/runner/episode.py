@@ -6,6 +6,7 @@ assistant replies (verbatim) and env messages. History control for models belong
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +82,12 @@ class EpisodeResult:
 
 
 def run_episode(
-    env: gym.Env, agent: Agent, *, seed: int | None = None, options: dict[str, Any] | None = None
+    env: gym.Env,
+    agent: Agent,
+    *,
+    seed: int | None = None,
+    options: dict[str, Any] | None = None,
+    on_turn: Callable[[TurnRecord], None] | None = None,
 ) -> EpisodeResult:
     """Reset ``env`` and let ``agent`` act until the episode ends.
 
@@ -90,6 +96,7 @@ def run_episode(
         agent: any object with ``act(messages) -> AgentReply``.
         seed: passed to ``reset``.
         options: passed to ``reset`` (e.g. ``{"scene": scene}``).
+        on_turn: called with each turn's record as soon as the env has answered it (the runner stores it).
 
     Raises:
         ValueError: the agent acts through tool calls (``action_format="tools"``) and the env does not, or
@@ -132,6 +139,8 @@ def run_episode(
                 tool_calls=[dict(call) for call in reply.tool_calls],
             )
         )
+        if on_turn is not None:
+            on_turn(turns[-1])
     explore_env = env.unwrapped
     return EpisodeResult(
         scene=explore_env.scene,

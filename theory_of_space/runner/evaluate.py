@@ -17,7 +17,6 @@ without exploring again.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,7 +41,7 @@ from theory_of_space.probes.modes import (
 )
 from theory_of_space.probes.replay import replay_episode
 from theory_of_space.probes.requests import build_probe_requests
-from theory_of_space.runner.episode import exploration_history, run_episode
+from theory_of_space.runner.episode import EpisodeResult, exploration_history, run_episode
 from theory_of_space.runner.record_checks import (
     EvaluationRecordError,
     relative_file,
@@ -50,6 +49,7 @@ from theory_of_space.runner.record_checks import (
     stored_field,
     string_map,
 )
+from theory_of_space.runner.store import write_json, write_png
 from theory_of_space.tasks import (
     TASK_IDS,
     TASKS,
@@ -372,7 +372,6 @@ def explore(scene: Scene, agent: Agent, settings: EvaluationSettings) -> tuple[l
     history prompt. In the vision world the history prompt carries the two reference pictures, then the
     proxy's views in the order of its ``You observe: <image>.`` lines (spec §9.1).
     """
-    options = settings.prompt_options
     if settings.setting == "active":
         with _exploration_env(settings, max_exp_steps=settings.max_exp_steps) as env:
             result = run_episode(env, agent, options={"scene": scene})
@@ -380,23 +379,35 @@ def explore(scene: Scene, agent: Agent, settings: EvaluationSettings) -> tuple[l
     proxy = make_agent(settings.proxy, scene=scene, query_enabled=settings.query_enabled)
     with _exploration_env(settings, max_exp_steps=PROXY_MAX_EXP_STEPS) as env:
         result = run_episode(env, proxy, options={"scene": scene})
+    return passive_conversation(scene, result, settings), dict(result.metrics)
+
+
+def passive_conversation(scene: Scene, result: EpisodeResult, settings: EvaluationSettings) -> list[Message]:
+    """The passive setting's request prefix: the system message and the history prompt of the proxy's log."""
+    options = settings.prompt_options
     # The history keeps the valid turns only, and so do the pictures; invalid turns show none anyway.
     views = [image for turn in result.turns if turn.valid for image in turn.info.get("images", ())]
     images = (*result.reset_info.get("images", ()), *views)
     prompt = initial_message(scene, options, history=exploration_history(result))
-    return [Message("system", system_message(options)), Message("user", prompt, images=images)], dict(result.metrics)
+    return [Message("system", system_message(options)), Message("user", prompt, images=images)]
 
 
-def _exploration_env(settings: EvaluationSettings, *, max_exp_steps: int) -> gym.Env:
+def _exploration_env(settings: EvaluationSettings, *, max_exp_steps: int, reward: str = "none") -> gym.Env:
     vision = {"image_size": settings.image_size} if settings.world == "vision" else {}
     return gym.make(
         ENV_IDS[settings.world],
         max_exp_steps=max_exp_steps,
         query_enabled=settings.query_enabled,
         think=settings.think,
-        reward="none",
+        reward=reward,
         **vision,
     )
+
+
+def exploration_env(settings: EvaluationSettings, *, reward: str = "none") -> gym.Env:
+    """The env of the settings' exploration: the agent's budget (active) or the proxy budget (passive)."""
+    budget = settings.max_exp_steps if settings.setting == "active" else PROXY_MAX_EXP_STEPS
+    return _exploration_env(settings, max_exp_steps=budget, reward=reward)
 
 
 def evaluate_scene(
@@ -500,10 +511,7 @@ def save_evaluation(evaluation: SceneEvaluation, path: Path, *, images: bool = T
         for message, files in zip(evaluation.conversation, evaluation.image_files):
             for image, name in zip(message.images, files):
                 _write_png(image, path.parent / name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(evaluation.to_dict(), indent=1))
-    os.replace(tmp, path)
+    write_json(path, evaluation.to_dict())
 
 
 def load_evaluation(path: Path, *, images: bool = True) -> SceneEvaluation:
@@ -536,14 +544,9 @@ def _attach_images(evaluation: SceneEvaluation, folder: Path) -> SceneEvaluation
 
 
 def _write_png(image: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected a uint8 HxWx3 picture for {path.name}, got dtype {image.dtype} shape {image.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(image).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    write_png(path, image)
 
 
 def _read_png(path: Path) -> np.ndarray:

@@ -1,0 +1,113 @@
+"""Figures of a report with matplotlib (the optional ``report`` extra), saved as SVG and PDF.
+
+matplotlib is imported inside :func:`make_figures`; without it the report has its tables and no
+figures, and says how to get them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from theory_of_space.report.summary import EpisodeData, mean_curve
+
+INSTALL_HINT = 'pip install "theory-of-space[report]"'
+REFERENCE_EXPLORERS = ("scout", "strategist")
+REFERENCE_SCENES = 5
+"""Scenes the reference explorers are played on when the run has no stored episode of theirs."""
+
+
+def plotting_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _reference_curves(episodes: list[EpisodeData]) -> dict[str, list[float]]:
+    """SCOUT's and STRATEGIST's mean information-gain curves on the run's scenes.
+
+    Stored episodes of these scripted explorers are used as they are: their active episodes, or the
+    passive episodes they explored; otherwise the explorer is played on the first
+    :data:`REFERENCE_SCENES` scenes (deterministic and free, but STRATEGIST plans for a third of a
+    second per scene, so a large run samples).
+    """
+    import gymnasium as gym
+
+    from theory_of_space.agents.factory import make_agent
+    from theory_of_space.runner.episode import run_episode
+    from theory_of_space.world.scene import Scene
+
+    curves: dict[str, list[float]] = {}
+    scenes = list({e.scene_id: e.scene for e in episodes}.values())[:REFERENCE_SCENES]
+    for name in REFERENCE_EXPLORERS:
+        stored = [e.information_gain_curve() for e in episodes if e.turns and (
+            (e.agent == name and e.settings["setting"] == "active")
+            or (e.settings["setting"] == "passive" and e.settings.get("proxy") == name))]
+        if stored:
+            curves[name] = mean_curve(stored)
+            continue
+        played = []
+        with gym.make("TheoryOfSpace/Explore-v0", reward="info_gain") as env:
+            for data in scenes:
+                scene = Scene.from_dict(data)
+                result = run_episode(env, make_agent(name, scene=scene), options={"scene": scene})
+                played.append([float(t.info.get("information_gain") or 0.0) for t in result.turns])
+        curves[name] = mean_curve(played)
+    return curves
+
+
+def make_figures(summary: dict[str, Any], episodes: list[EpisodeData], folder: Path) -> list[Path]:
+    """Write the report's figures to ``folder`` as SVG and PDF; returns the SVG paths (in report order).
+
+    Figures: the mean information gain per turn of every active group against SCOUT and STRATEGIST;
+    the probe metrics per group (when probes ran).
+    """
+    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
+
+    # SVG text as paths: the figure looks the same without the fonts, and hashes stay stable
+    matplotlib.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "theory-of-space"})
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    figure = Figure(figsize=(6.4, 4.0))
+    axis = figure.subplots()
+    for name, curve in _reference_curves(episodes).items():
+        axis.plot(range(1, len(curve) + 1), curve, linestyle="--", color="grey" if name == "scout" else "black",
+                  label=f"{name.upper()} (scripted)")
+    for label, group in summary["groups"].items():
+        curve = group["information_gain_curve"]
+        if group["setting"] == "active" and curve:
+            axis.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3, label=label)
+    axis.set_xlabel("turn")
+    axis.set_ylabel("information gain")
+    axis.set_ylim(0, 1)
+    axis.set_title("Information gain per turn")
+    axis.legend(fontsize="small")
+    written.append(_save(figure, folder / "information_gain"))
+
+    probe_groups = {label: g["probes"] for label, g in summary["groups"].items() if g["probes"]}
+    if probe_groups:
+        from theory_of_space.report.summary import PROBE_COLUMNS
+
+        figure = Figure(figsize=(8, 4.0))
+        axis = figure.subplots()
+        width = 0.8 / len(probe_groups)
+        for i, (label, values) in enumerate(probe_groups.items()):
+            xs = [j + i * width for j in range(len(PROBE_COLUMNS))]
+            axis.bar(xs, [values.get(k) or 0.0 for _, k in PROBE_COLUMNS], width=width, label=label)
+        axis.set_xticks([j + 0.4 - width / 2 for j in range(len(PROBE_COLUMNS))],
+                        [c for c, _ in PROBE_COLUMNS], rotation=45, ha="right", fontsize="small")
+        axis.set_ylim(0, 1)
+        axis.set_title("Cognitive-map probes")
+        axis.legend(fontsize="small")
+        figure.tight_layout()
+        written.append(_save(figure, folder / "probes"))
+    return written
+
+
+def _save(figure: Any, stem: Path) -> Path:
+    figure.savefig(stem.with_suffix(".svg"), metadata={"Date": None})
+    figure.savefig(stem.with_suffix(".pdf"), metadata={"CreationDate": None})
+    return stem.with_suffix(".svg")

@@ -1,0 +1,440 @@
+"""The benchmark as one pipeline: explore → probe → evaluate → false belief → rescore, per episode.
+
+An episode is one (agent, scene, world, setting). Episodes run concurrently; inside one, exploration
+turns are sequential, and the question (and probe) requests of a finished exploration fan out to a
+shared request pool, under the model's own in-flight limit. Every request's result is stored by
+:class:`~theory_of_space.runner.store.EpisodeStore` the moment it arrives, so ``tos run``,
+``tos evaluate`` and ``tos probe`` are this one code path with different phase lists, and a rerun
+computes only what is missing (stored exploration turns are replayed through the env without a
+model call, which rebuilds the same conversation and pictures).
+
+Phases are functions of an :class:`EpisodeState`; :data:`PHASE_FUNCTIONS` maps names to them. The
+``probe`` and ``false_belief`` phases come from :mod:`theory_of_space.runner.plugins` and are
+available when the packages they build on are installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from theory_of_space.agents.base import Agent, AgentReply, CallRecord, Message
+from theory_of_space.agents.factory import make_agent
+from theory_of_space.probes.modes import mode_messages, scored_reply
+from theory_of_space.runner.episode import EpisodeResult, TurnRecord, run_episode
+from theory_of_space.runner.evaluate import (
+    EVALUATION_FILE,
+    PUBLISHED_PROXIES,
+    AnswerRecord,
+    EvaluationSettings,
+    SceneEvaluation,
+    cogmap_for_mode,
+    exploration_env,
+    passive_conversation,
+)
+from theory_of_space.runner.experiment import Experiment, SceneRef, safe_name, scene_folder
+from theory_of_space.runner.roles import AgentRoles
+from theory_of_space.runner.store import CorruptEntry, EpisodeStore, write_json, write_png
+from theory_of_space.tasks import Question, QuestionSet, Score, generate_questions, question_messages, score_question
+from theory_of_space.world.scene import Scene
+
+SCENE_FILE = "scene.json"
+METRICS_FILE = "metrics.json"
+MESSAGES_FILE = "messages.json"
+EXPLORATION_FILE = "exploration_turn_logs.json"
+TURN_METRICS = ("node_coverage", "edge_coverage", "information_gain", "steps", "action_cost", "invalid_steps")
+
+
+@dataclass
+class RunCounters:
+    """What a run did beyond its results: failures retried, corrupt data found (shared by episodes)."""
+
+    retried: int = 0
+    corrupt: list[CorruptEntry] = field(default_factory=list)
+
+
+@dataclass
+class EpisodeState:
+    """One episode's inputs, its store, and what its phases have produced so far."""
+
+    agent: str
+    ref: SceneRef
+    scene: Scene
+    settings: EvaluationSettings
+    roles: AgentRoles
+    store: EpisodeStore
+    retry_failed: bool = True
+    request_pool: ThreadPoolExecutor | None = None
+    counters: RunCounters = field(default_factory=RunCounters)
+    _questions: QuestionSet | None = None
+    _answerer: Agent | None = None
+    _explored: EpisodeResult | None = None
+    _conversation: list[Message] | None = None
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return episode_parts(self.agent, self.ref, self.scene, self.settings)
+
+    @property
+    def questions(self) -> QuestionSet:
+        if self._questions is None:
+            self._questions = generate_questions(
+                self.scene, n_per_task=self.settings.n_per_task, tasks=self.settings.tasks
+            )
+        return self._questions
+
+    def answerer(self) -> Agent:
+        """The agent that answers questions and writes maps, built once per episode (a scripted one plans)."""
+        if self._answerer is None:
+            self._answerer = self.roles.answerer(self.scene, self.questions.questions)
+        return self._answerer
+
+    def explored(self) -> EpisodeResult:
+        """The exploration, run (or replayed from the store) on first use."""
+        if self._explored is None:
+            explore_phase(self)
+        assert self._explored is not None
+        return self._explored
+
+    def conversation(self) -> list[Message]:
+        """The request prefix of every question: the whole episode (active) or the history prompt (passive)."""
+        if self._conversation is None:
+            result = self.explored()
+            if self.settings.setting == "active":
+                self._conversation = list(result.messages)
+            else:
+                self._conversation = passive_conversation(self.scene, result, self.settings)
+        return self._conversation
+
+    def needs_retry(self, record: dict[str, Any] | None) -> bool:
+        """Whether a stored result must be requested again (missing, or failed with retries on)."""
+        if record is None:
+            return True
+        if record.get("error") and self.retry_failed:
+            self.counters.retried += 1
+            return True
+        return False
+
+    def fan_out(self, items: Sequence[Any], ask: Callable[[Any], None]) -> None:
+        """Run ``ask`` on every item: through the request pool for a model, in this thread otherwise."""
+        if self.request_pool is None or not self.roles.is_model or len(items) < 2:
+            for item in items:
+                ask(item)
+            return
+        futures: list[Future[None]] = [self.request_pool.submit(ask, item) for item in items]
+        error: BaseException | None = None
+        for future in futures:
+            try:
+                future.result()
+            except BaseException as caught:  # wait for every request, then raise the first failure
+                error = error or caught
+        if error is not None:
+            raise error
+
+
+def episode_parts(agent: str, ref: SceneRef, scene: Scene, settings: EvaluationSettings) -> tuple[str, ...]:
+    """``agent/scene/world/setting/think[/proxy]``, the episode folder relative to the run folder."""
+    parts = (
+        safe_name(agent),
+        scene_folder(ref, scene),
+        settings.world,
+        settings.setting,
+        "think" if settings.think else "nothink",
+    )
+    return (*parts, settings.proxy) if settings.setting == "passive" else parts
+
+
+def episode_settings(experiment: Experiment, world: str, setting: str) -> EvaluationSettings:
+    """The per-episode settings of an experiment for one world and setting."""
+    return EvaluationSettings(
+        setting=setting,  # type: ignore[arg-type]
+        world=world,  # type: ignore[arg-type]
+        proxy=experiment.proxy or PUBLISHED_PROXIES[world],
+        image_size=experiment.image_size,
+        think=experiment.think,
+        query_enabled=experiment.query_enabled,
+        max_exp_steps=experiment.max_exp_steps,
+        n_per_task=experiment.n_per_task,
+        tasks=experiment.tasks,
+        mode=experiment.mode,
+    )
+
+
+# ==== explore ====
+
+
+class _ReplayAgent:
+    """Gives the stored replies for the first turns, then asks the agent.
+
+    A scripted agent plans as it goes, so it is also asked during the replay (free) to stay in step;
+    a model keeps no state and is not asked again for a stored turn.
+    """
+
+    def __init__(self, agent: Agent, stored: Sequence[dict[str, Any]], *, advance: bool) -> None:
+        self.agent = agent
+        self.name = agent.name
+        self.stored = list(stored)
+        self.advance = advance
+        self.turn = 0
+
+    def act(self, messages: Sequence[Message]) -> AgentReply:
+        self.turn += 1
+        if self.turn <= len(self.stored):
+            record = self.stored[self.turn - 1]
+            if self.advance:
+                self.agent.act(messages)
+            call = {k: v for k, v in record["call"].items() if k in CallRecord.__dataclass_fields__}
+            return AgentReply(text=record["reply"], record=CallRecord(**call))
+        return self.agent.act(messages)
+
+
+def _turn_key(index: int) -> str:
+    return f"explore/t{index:02d}"
+
+
+def _turn_record(turn: TurnRecord) -> dict[str, Any]:
+    info = {k: v for k, v in turn.info.items() if k not in ("message_parts", "images")}
+    info["n_images"] = len(turn.info.get("images", ()))
+    return {
+        "phase": "explore",
+        "turn": turn.index,
+        "reply": turn.reply,
+        "valid": turn.valid,
+        "invalid_reason": turn.info.get("invalid_reason"),
+        "actions": turn.actions,
+        "message": turn.message,
+        "result_text": turn.info.get("message_parts", {}).get("result", ""),
+        "metrics": {k: turn.info[k] for k in TURN_METRICS if k in turn.info},
+        "info": info,
+        "call": turn.record.to_dict(),
+        "error": turn.record.error,
+    }
+
+
+def _stored_turns(state: EpisodeState) -> list[dict[str, Any]]:
+    """The stored turns to replay: consecutive from turn 1, up to the first one to request again."""
+    stored = state.store.results("explore")
+    turns = []
+    for index in range(1, len(stored) + 1):
+        record = stored.get(_turn_key(index))
+        bad = record is not None and not (isinstance(record.get("reply"), str) and isinstance(record.get("call"), dict))
+        if bad:
+            state.counters.corrupt.append(
+                CorruptEntry(state.store.path("explore"), None, f"{_turn_key(index)}: expected `reply` and `call`")
+            )
+        if bad or state.needs_retry(record):
+            break
+        turns.append(record)
+    return turns
+
+
+def explore_phase(state: EpisodeState) -> None:
+    """Explore (or replay the stored turns, then go on): store each new turn as soon as the env answers it."""
+    settings, scene = state.settings, state.scene
+    replay = _stored_turns(state)
+    if settings.setting == "active":
+        agent = state.roles.explorer(scene, state.questions.questions)
+        advance = not state.roles.is_model
+    else:
+        agent = make_agent(settings.proxy, scene=scene, query_enabled=settings.query_enabled)
+        advance = True
+
+    changed = False
+
+    def on_turn(turn: TurnRecord) -> None:
+        nonlocal changed
+        if turn.index > len(replay):
+            changed = True
+            state.store.put("explore", _turn_key(turn.index), _turn_record(turn))
+
+    wrapped = _ReplayAgent(agent, replay, advance=advance)
+    with exploration_env(settings, reward="info_gain") as env:
+        state._explored = run_episode(env, wrapped, options={"scene": scene}, on_turn=on_turn)
+    # an earlier attempt that went on longer (before a failed turn was retried) left turns past the end
+    turns = {_turn_key(t.index) for t in state._explored.turns}
+    stale = [key for key in state.store.results("explore") if key not in turns]
+    if stale:
+        state.store.drop("explore", stale)
+    if changed:
+        # a resumed exploration went on differently: answers stored for the old conversation are void
+        for phase in state.store.iter_phases():
+            if phase != "explore" and state.store.results(phase):
+                state.store.drop(phase, list(state.store.results(phase)))
+
+
+# ==== evaluate ====
+
+
+def _question_key(question: Question) -> str:
+    return f"evaluate/{question.task}/{question.qid}"
+
+
+def _valid_answer(record: dict[str, Any]) -> str | None:
+    """What is wrong with a stored answer record, or ``None``."""
+    if not (record.get("reply") is None or isinstance(record.get("reply"), str)):
+        return "`reply` is not a string or null"
+    if not isinstance(record.get("call"), dict):
+        return "missing field `call`"
+    score = record.get("score")
+    if not isinstance(score, dict) or not isinstance(score.get("value"), (int, float)):
+        return "missing field `score.value`"
+    return None
+
+
+def evaluate_phase(state: EpisodeState) -> None:
+    """Ask every question not stored yet (one request each, fanned out) and store each scored answer."""
+    conversation = state.conversation()
+    stored = state.store.results("evaluate")
+    todo = []
+    for question in state.questions.questions:
+        record = stored.get(_question_key(question))
+        problem = None if record is None else _valid_answer(record)
+        if problem is not None:
+            state.counters.corrupt.append(
+                CorruptEntry(state.store.path("evaluate"), None, f"{_question_key(question)}: {problem}")
+            )
+            record = None
+        if state.needs_retry(record):
+            todo.append(question)
+    if not todo:
+        return
+    answerer = state.answerer()
+    think, mode = state.settings.think, state.settings.mode
+    cogmap = _mode_cogmap(state, conversation, answerer)
+
+    def ask(question: Question) -> None:
+        reply = answerer.act(mode_messages(question_messages(conversation, question, think=think), mode, cogmap=cogmap))
+        score = score_question(question, scored_reply(reply.text, mode), state.scene)
+        state.store.put(
+            "evaluate",
+            _question_key(question),
+            {
+                "phase": "evaluate",
+                "task": question.task,
+                "qid": question.qid,
+                "question": question.to_dict(),
+                "reply": reply.text,
+                "score": score.to_dict(),
+                "call": reply.record.to_dict(),
+                "error": reply.record.error,
+            },
+        )
+
+    state.fan_out(todo, ask)
+
+
+_COGMAP_KEY = "evaluate/cogmap"
+
+
+def _mode_cogmap(state: EpisodeState, conversation: list[Message], answerer: Agent) -> str | None:
+    """The map the evaluation mode places before every question, made once per episode and stored."""
+    if state.settings.mode not in ("use_gt_cogmap", "use_model_cogmap"):
+        return None
+    stored = state.store.results("evaluate").get(_COGMAP_KEY)
+    if isinstance(stored, dict) and isinstance(stored.get("cogmap"), str):
+        return stored["cogmap"]
+    cogmap, reply = cogmap_for_mode(state.scene, conversation, answerer, state.settings)
+    state.store.put("evaluate", _COGMAP_KEY, {"phase": "evaluate", "cogmap": cogmap, "reply": reply})
+    return cogmap
+
+
+def stored_answers(state: EpisodeState) -> list[AnswerRecord]:
+    """The stored answers of this episode's questions, in question order."""
+    stored = state.store.results("evaluate")
+    answers = []
+    for question in state.questions.questions:
+        record = stored.get(_question_key(question))
+        if record is None or _valid_answer(record) is not None:
+            continue
+        answers.append(AnswerRecord(question, record["reply"], Score.from_dict(record["score"]), dict(record["call"])))
+    return answers
+
+
+# ==== rescore ====
+
+
+def rescore_phase(state: EpisodeState) -> None:
+    """Score every stored reply again with the current scorers (no model call); store changed scores."""
+    rescore_store(state.store, state.scene, state.settings.mode)
+
+
+def rescore_store(store: EpisodeStore, scene: Scene, mode: str = "default") -> int:
+    """Re-score the stored answers of one episode folder; store and count the scores that changed."""
+    changed = 0
+    for key, record in store.results("evaluate").items():
+        if _valid_answer(record) is not None or not isinstance(record.get("question"), dict):
+            continue
+        question = Question.from_dict(record["question"])
+        reply = record["reply"]
+        score = score_question(question, scored_reply("" if reply is None else reply, mode), scene).to_dict()
+        if score != record["score"]:
+            store.put("evaluate", key, {**record, "score": score})
+            changed += 1
+    return changed
+
+
+# ==== the episode's files ====
+
+
+def write_episode_files(state: EpisodeState) -> None:
+    """Compact the phase files and write the readable per-episode files of the output layout.
+
+    ``scene.json``, ``exploration_turn_logs.json`` (per turn: reply, actions, validity, failure
+    reason, metrics), ``messages.json`` (the conversation, its pictures under ``images/``),
+    ``evaluation_turn_logs.json`` (task → question id → question, reply, score) and ``metrics.json``.
+    """
+    folder = state.store.folder
+    for phase in state.store.iter_phases():
+        state.store.compact(phase)
+    write_json(folder / SCENE_FILE, {"scene_id": state.scene.scene_id, "scene": state.scene.to_dict(),
+                                     "agent": state.agent, "settings": state.settings.to_dict()})
+    result = state.explored()
+    turns = [state.store.get("explore", _turn_key(t.index)) for t in result.turns]
+    write_json(folder / EXPLORATION_FILE, {"turns": turns, "metrics": result.metrics})
+    evaluation = SceneEvaluation(
+        state.scene,
+        state.agent,
+        state.settings,
+        state.conversation(),
+        dict(result.metrics),
+        dict(state.questions.unavailable),
+        stored_answers(state),
+    )
+    for message, files in zip(evaluation.conversation, evaluation.image_files):
+        for image, name in zip(message.images, files):
+            if not (folder / name).is_file():  # pictures are deterministic: written once
+                write_png(folder / name, image)
+    record = evaluation.to_dict()
+    write_json(folder / MESSAGES_FILE, record["conversation"])
+    write_json(folder / EVALUATION_FILE, record)
+    failed = sum(1 for t in turns if t and t.get("error")) + sum(1 for a in evaluation.answers if a.call.get("error"))
+    write_json(folder / METRICS_FILE, {"exploration": result.metrics, "failed_calls": failed,
+                                       "questions": len(evaluation.answers)})
+
+
+PhaseFunction = Callable[[EpisodeState], None]
+PHASE_FUNCTIONS: dict[str, PhaseFunction] = {
+    "explore": explore_phase,
+    "evaluate": evaluate_phase,
+    "rescore": rescore_phase,
+}
+"""The built-in phases; :mod:`theory_of_space.runner.plugins` adds ``probe`` and ``false_belief``."""
+
+
+def run_phases(state: EpisodeState, phases: Iterable[str], functions: dict[str, PhaseFunction]) -> None:
+    """Run ``phases`` in pipeline order on one episode, then write its files.
+
+    Re-scoring alone calls no model: it skips episodes that were never completed and keeps stored
+    failures (retrying them would be a request).
+    """
+    phases = list(phases)
+    if phases == ["rescore"]:
+        if not (state.store.folder / SCENE_FILE).is_file():
+            return
+        state.retry_failed = False
+    for name in phases:
+        functions[name](state)
+    write_episode_files(state)
+

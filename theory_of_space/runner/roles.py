@@ -1,0 +1,167 @@
+"""Who plays each part of a run for one agent spec: explorer, question answerer, map writer.
+
+A model plays every part with one client shared by all episodes (it keeps no state between calls).
+A scripted spec names its explorer; its questions are answered by the ``belief`` answerer (from what
+its own exploration established), and its maps are written by the ``belief`` map writer when the
+probes package provides one. ``oracle`` answers from the true scene and ends exploration at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
+from theory_of_space.agents.base import Agent, AgentReply, Message
+from theory_of_space.agents.factory import SCRIPTED_AGENTS, make_agent
+from theory_of_space.tasks import Question
+from theory_of_space.world.scene import Scene
+
+NON_MODEL_ANSWERERS: tuple[str, ...] = ("oracle", "belief")
+DEFAULT_AGENTS: tuple[str, ...] = ("scout", "strategist")
+"""The built-in scripted agents of a run with no ``--agent``."""
+
+
+class BudgetReached(Exception):
+    """The run's cost limit was reached; no further model request is sent (the run can be resumed)."""
+
+
+@dataclass
+class Meter:
+    """Counts requests, tokens, failures and dollars of a run; refuses new model requests past ``max_cost``."""
+
+    max_cost: float | None = None
+    requests: int = 0
+    in_flight: int = 0
+    failures: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    stopped: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        with self._lock:
+            if self.max_cost is not None and self.cost_usd >= self.max_cost:
+                self.stopped = True
+                raise BudgetReached(f"the cost limit of ${self.max_cost:.2f} is reached (${self.cost_usd:.2f} spent)")
+            self.in_flight += 1
+
+    def finish(self, reply: AgentReply | None) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            if reply is None:
+                return
+            record = reply.record
+            self.requests += 1
+            self.failures += bool(record.error)
+            self.input_tokens += record.input_tokens
+            self.output_tokens += record.output_tokens
+            self.cost_usd += record.cost_usd or 0.0
+
+
+class MeteredAgent:
+    """An agent whose every request is counted by a :class:`Meter` and refused past its cost limit."""
+
+    def __init__(self, agent: Agent, meter: Meter) -> None:
+        self.agent = agent
+        self.name = agent.name
+        self.meter = meter
+
+    def act(self, messages: Sequence[Message]) -> AgentReply:
+        self.meter.start()
+        reply = None
+        try:
+            reply = self.agent.act(messages)
+            return reply
+        finally:
+            self.meter.finish(reply)
+
+    def close(self) -> None:
+        close = getattr(self.agent, "close", None)
+        if callable(close):
+            close()
+
+
+@dataclass
+class AgentRoles:
+    """The parts one agent spec plays, built per scene (scripted) or shared (model)."""
+
+    spec: str
+    meter: Meter
+    query_enabled: bool = True
+    model: Agent | None = None
+    """The shared model agent; ``None`` for scripted specs."""
+
+    @property
+    def is_model(self) -> bool:
+        return self.model is not None
+
+    def explorer(self, scene: Scene, questions: Sequence[Question]) -> Agent:
+        """The agent of the active exploration."""
+        if self.model is not None:
+            return self.model
+        name = self.spec.lower()
+        if name == "oracle":
+            agent: Agent = OracleAnswerer(scene, questions)
+        elif name == "belief":
+            agent = BeliefAnswerer(scene, questions, query_enabled=self.query_enabled)
+        else:
+            agent = make_agent(name, scene=scene, query_enabled=self.query_enabled)
+        return MeteredAgent(agent, self.meter)
+
+    def answerer(self, scene: Scene, questions: Sequence[Question]) -> Agent:
+        """The agent that answers the evaluation questions and writes the probes' maps (``oracle`` and
+        ``belief`` reply to a probe prompt as the map writers of the same name)."""
+        if self.model is not None:
+            return self.model
+        if self.spec.lower() == "oracle":
+            return MeteredAgent(OracleAnswerer(scene, questions), self.meter)
+        return MeteredAgent(BeliefAnswerer(scene, questions, query_enabled=self.query_enabled), self.meter)
+
+    def close(self) -> None:
+        close = getattr(self.model, "close", None)
+        if callable(close):
+            close()
+
+
+def check_agent_spec(spec: str, *, config_path: str | None = None) -> None:
+    """Fail now, naming the spec, when it is neither scripted nor a model the configuration knows.
+
+    Raises:
+        ValueError: the spec is unknown.
+    """
+    name = spec.strip().lower()
+    if name in SCRIPTED_AGENTS or name in NON_MODEL_ANSWERERS:
+        return
+    from theory_of_space.agents.config import resolve_model_config
+
+    try:
+        resolve_model_config(spec, config_path=config_path)
+    except ValueError as error:
+        raise ValueError(
+            f"unknown agent {spec!r}: expected {', '.join((*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))} or a model "
+            f"({error})"
+        ) from None
+
+
+def build_roles(
+    spec: str,
+    *,
+    meter: Meter,
+    query_enabled: bool = True,
+    config_path: str | None = None,
+    make_model: Callable[..., Agent] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> AgentRoles:
+    """The roles of ``spec``; a model agent is built once (its API key is read now, before any request)."""
+    check_agent_spec(spec, config_path=config_path)
+    name = spec.strip().lower()
+    if name in SCRIPTED_AGENTS or name in NON_MODEL_ANSWERERS:
+        return AgentRoles(spec=name, meter=meter, query_enabled=query_enabled)
+    if make_model is None:
+        from theory_of_space.agents.model_agent import make_model_agent as make_model
+    model = make_model(spec, config_path=config_path, overrides=overrides)
+    return AgentRoles(spec=spec, meter=meter, query_enabled=query_enabled, model=MeteredAgent(model, meter))
