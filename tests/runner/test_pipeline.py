@@ -209,3 +209,23 @@ def test_rescoring_alone_sends_no_request(tmp_path):
     outcome = run_experiment(_experiment(tmp_path, phases=("rescore",)), make_model=factory(Silent()))
     assert outcome.done == 2 and not outcome.errors
     assert json.loads(path.read_text().splitlines()[0])["score"]["value"] == 0
+
+
+def test_a_model_map_mode_asks_the_map_once_per_episode_and_puts_it_before_every_question(tmp_path):
+    model = FakeModel()
+    experiment = _experiment(tmp_path, scenes="0:1", mode="use_model_cogmap")
+    run_experiment(experiment, make_model=factory(model))
+    episode = next((tmp_path / "run").rglob("evaluate.jsonl")).parent
+    records = {r["key"]: r for r in map(json.loads, (episode / "evaluate.jsonl").read_text().splitlines())}
+    cogmap = records.pop("evaluate/cogmap")
+    assert isinstance(cogmap["cogmap"], str) and isinstance(cogmap["reply"], str)
+    assert len(records) == 9
+    calls = model.calls
+    again = run_experiment(experiment, make_model=factory(model))
+    assert model.calls == calls and again.meter.requests == 0  # the stored map is not asked again
+
+
+def test_a_rerun_with_another_evaluation_mode_is_refused(tmp_path):
+    run_experiment(_experiment(tmp_path, scenes="0:1"), make_model=factory(FakeModel()))
+    with pytest.raises(RunFolderError, match="mode"):
+        run_experiment(_experiment(tmp_path, scenes="0:1", mode="use_gt_cogmap"), make_model=factory(FakeModel()))
