@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from theory_of_space import __version__
 from theory_of_space.commands.evaluate import add_evaluate_parser
@@ -13,8 +14,19 @@ from theory_of_space.commands.render import add_render_parser
 from theory_of_space.steering.cli import add_steer_parser
 
 
+class _ExactParser(argparse.ArgumentParser):
+    """A parser that takes only whole option names: ``--set`` must never be read as ``--setting``.
+
+    Subcommand parsers are made with the same class, so the rule holds at every level.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tos", description="Theory of Space: explore, probe and evaluate.")
+    parser = _ExactParser(prog="tos", description="Theory of Space: explore and evaluate.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_explore_parsers(subparsers)

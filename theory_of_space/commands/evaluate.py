@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from theory_of_space.agents.config import parse_overrides
+from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec
+from theory_of_space.commands.explore import DEFAULT_MAX_STEPS, add_set_argument, failed_call_status, load_scene_path
 from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE
 from theory_of_space.runner.evaluate import (
+    ANSWERERS,
     PROXIES,
     PUBLISHED_PROXIES,
     SETTINGS,
@@ -36,6 +40,14 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--first-seed", type=int, default=0, help="seed of the first scene (default 0)")
     run.add_argument("--rooms", type=int, default=3, help="rooms of the generated scenes (default 3)")
     run.add_argument("--data-dir", help="a folder of published runNN scene folders instead of generated scenes")
+    run.add_argument(
+        "--scene",
+        dest="scene_paths",
+        action="append",
+        metavar="SCENE",
+        help="evaluate on this scene instead (repeatable): a shipped published scene (tos:run00 ... tos:run04), "
+        "a published scene folder or a scene JSON file",
+    )
     run.add_argument("--setting", choices=SETTINGS, default="active", help="active (default) or passive")
     run.add_argument("--world", choices=WORLDS, default="text", help="text (default) or vision")
     run.add_argument(
@@ -49,12 +61,18 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_IMAGE_SIZE,
         help=f"side of the vision world's views in pixels (default {DEFAULT_IMAGE_SIZE})",
     )
-    run.add_argument("--max-steps", type=int, default=20, help="active exploration budget (default 20)")
+    run.add_argument(
+        "--max-steps",
+        type=int,
+        default=DEFAULT_MAX_STEPS,
+        help=f"active exploration budget (default {DEFAULT_MAX_STEPS})",
+    )
     run.add_argument("--questions", type=int, default=3, help="questions per task (default 3)")
     run.add_argument("--tasks", help=f"comma-separated task ids (default all: {','.join(TASK_IDS)})")
     run.add_argument("--no-query", action="store_true", help="remove Query() from the action set")
     run.add_argument("--no-think", action="store_true", help="prompts without the THINK: section")
     run.add_argument("--model-config", help="model configuration file (for model agents)")
+    add_set_argument(run)
     run.add_argument("--out", help="store every answer under this folder and resume what is stored there")
     run.set_defaults(func=_evaluate)
 
@@ -65,6 +83,10 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _scenes(args: argparse.Namespace) -> list[Scene]:
+    if args.scene_paths:
+        if args.data_dir is not None:
+            raise ValueError("give either --scene or --data-dir, not both")
+        return [load_scene_path(text) for text in args.scene_paths]
     seeds = range(args.first_seed, args.first_seed + args.scenes)
     if args.data_dir is None:
         return [generate_scene(seed, n_rooms=args.rooms, accept=can_generate_all) for seed in seeds]
@@ -89,7 +111,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         n_per_task=args.questions,
         tasks=tasks,
     )
-    make = agent_factory(args.agent, query_enabled=settings.query_enabled, config_path=args.model_config)
+    check_agent_spec(args.agent, config_path=args.model_config, builtin=(*ANSWERERS, *SCRIPTED_AGENTS))
+    make = agent_factory(
+        args.agent,
+        query_enabled=settings.query_enabled,
+        config_path=args.model_config,
+        overrides=parse_overrides(args.overrides),
+    )
     out = None if args.out is None else Path(args.out)
     runs = evaluate(_scenes(args), make, settings, agent_name=args.agent, out_dir=out)
     skipped = sorted({task for run in runs for task in run.unavailable})
@@ -99,7 +127,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if skipped:
         print(f"tasks some scenes could not produce: {', '.join(skipped)}")
     print(format_table([(label, summary(runs))], with_steps=settings.setting == "active"))
-    return 0
+    errors = [answer.call.get("error") for run in runs for answer in run.answers]
+    return failed_call_status(errors, command="evaluate")
 
 
 def _rescore(args: argparse.Namespace) -> int:

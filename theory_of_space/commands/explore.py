@@ -4,39 +4,62 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import gymnasium as gym
 
 from theory_of_space.agents.config import parse_overrides
-from theory_of_space.agents.factory import make_agent
+from theory_of_space.agents.factory import check_agent_spec, make_agent
 from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS
 from theory_of_space.env.actions import split_reply
 from theory_of_space.env.ascii_map import ascii_map
-from theory_of_space.runner.episode import EpisodeResult, run_episode
+from theory_of_space.runner.episode import EpisodeResult, TurnRecord, run_episode
 from theory_of_space.world.generate import TOPOLOGIES, generate_scene
+from theory_of_space.world.published import SCENE_PREFIX, published_scene_names
 from theory_of_space.world.scene import Scene
-from theory_of_space.world.tos_format import load_tos_scene
+from theory_of_space.world.tos_format import META_FILE, load_tos_scene
 
 DEMO_AGENTS = ("scout", "strategist")
 METRIC_KEYS = ("node_coverage", "edge_coverage", "information_gain", "steps", "invalid_steps", "action_cost")
+DEFAULT_MAX_STEPS = 20
+"""The exploration budget of ``tos explore`` and ``tos evaluate`` in turns, as in the published benchmark."""
 
 
 def add_explore_parsers(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
-        "run", help="the default job: SCOUT and STRATEGIST on a generated 3-room scene (proxy budget)"
+        "run",
+        help=f"the default job: SCOUT and STRATEGIST on a generated 3-room scene ({PROXY_MAX_EXP_STEPS}-turn budget)",
     )
     run.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
     run.set_defaults(func=_run)
 
     explore = subparsers.add_parser("explore", help="one exploration episode with an agent")
     explore.add_argument("--agent", default="scout", help="scout | strategist | random | a model spec or config entry")
-    _add_scene_arguments(explore)
-    explore.add_argument("--max-steps", type=int, default=20, help="exploration budget in turns (default 20)")
+    add_scene_arguments(explore)
+    explore.add_argument(
+        "--max-steps",
+        type=int,
+        default=DEFAULT_MAX_STEPS,
+        help=f"exploration budget in turns (default {DEFAULT_MAX_STEPS})",
+    )
     explore.add_argument("--no-query", action="store_true", help="remove Query() from the action set")
     explore.add_argument("--no-think", action="store_true", help="prompts without the THINK: section")
     explore.add_argument("--model-config", help="model configuration file (for model agents)")
-    explore.add_argument(
+    add_set_argument(explore)
+    explore.add_argument("--json", dest="json_out", help="also write the transcript and metrics to this JSON file")
+    explore.set_defaults(func=_explore)
+
+    scene = subparsers.add_parser("scene", help="print a scene's ASCII map, and its JSON (to --out, or after the map)")
+    add_scene_arguments(scene)
+    scene.add_argument("--out", help="write the scene JSON to this file; stdout then holds only the map")
+    scene.set_defaults(func=_scene)
+
+
+def add_set_argument(parser: argparse.ArgumentParser) -> None:
+    """The repeatable ``--set KEY=VALUE`` model-setting override (``tos explore`` and ``tos evaluate``)."""
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -44,17 +67,16 @@ def add_explore_parsers(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a model setting of the configuration entry (repeatable), e.g. --set temperature=0",
     )
-    explore.add_argument("--json", dest="json_out", help="also write the transcript and metrics to this JSON file")
-    explore.set_defaults(func=_explore)
-
-    scene = subparsers.add_parser("scene", help="print a scene's ASCII map and its JSON")
-    _add_scene_arguments(scene)
-    scene.set_defaults(func=_scene)
 
 
-def _add_scene_arguments(parser: argparse.ArgumentParser) -> None:
+def add_scene_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--seed``, ``--scene``, ``--rooms`` and ``--topology``: which scene a subcommand plays."""
     parser.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
-    parser.add_argument("--scene", help="a published scene folder (runNN) or a scene JSON file")
+    parser.add_argument(
+        "--scene",
+        help=f"a shipped published scene ({', '.join(published_scene_names())}), a published scene folder "
+        f"(runNN), its {META_FILE}, or a scene JSON file written by `tos scene --out`",
+    )
     parser.add_argument("--rooms", type=int, default=3, help="number of rooms of a generated scene (default 3)")
     parser.add_argument("--topology", choices=TOPOLOGIES, help="topology of a generated scene")
 
@@ -62,24 +84,52 @@ def _add_scene_arguments(parser: argparse.ArgumentParser) -> None:
 def load_scene_argument(args: argparse.Namespace) -> Scene:
     """The scene named by ``--scene``, or the generated one for ``--seed``/``--rooms``/``--topology``."""
     if args.scene is None:
-        return generate_scene(args.seed, n_rooms=args.rooms, topology=args.topology)
-    path = Path(args.scene)
-    if path.is_dir():
-        return load_tos_scene(path)
-    if path.suffix == ".json" and path.is_file():
+        return generate_scene(args.seed, n_rooms=args.rooms, topology=getattr(args, "topology", None))
+    return load_scene_path(args.scene)
+
+
+def load_scene_path(text: str) -> Scene:
+    """A scene from ``tos:runNN``, a published folder or its ``meta_data.json``, or a scene JSON file.
+
+    Raises:
+        ValueError: an unknown ``tos:`` name (listing the shipped ones), or a file that is neither kind.
+        FileNotFoundError: nothing at the path.
+    """
+    path = Path(text)
+    if text.startswith(SCENE_PREFIX) or path.is_dir() or path.name == META_FILE:
+        return load_tos_scene(text)
+    if not path.is_file():
+        raise FileNotFoundError(f"--scene: no published scene folder or scene JSON file at {text}")
+    try:
         data = json.loads(path.read_text())
         return Scene.from_dict(data.get("scene", data))
-    raise SystemExit(f"--scene: expected a published scene folder or a scene JSON file, got {args.scene}")
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"--scene: {text} is not a scene JSON file ({type(error).__name__}: {error})") from None
 
 
-def print_episode(result: EpisodeResult) -> None:
-    """The transcript (each reply's answer and the env's answer to it), then the final metrics."""
-    print(f"== {result.agent} on scene {result.scene.scene_id} ==")
-    for turn in result.turns:
-        answer = split_reply(turn.reply)[1]
-        print(f"-- turn {turn.index}{'' if turn.valid else ' (invalid)'}: {answer}")
-        print(turn.info["message_parts"]["result"])
+def print_turn(turn: TurnRecord) -> None:
+    """One turn of the transcript: the reply's answer part and the env's answer to it (printed at once)."""
+    answer = split_reply(turn.reply)[1]
+    print(f"-- turn {turn.index}{'' if turn.valid else ' (invalid)'}: {answer}")
+    print(turn.info["message_parts"]["result"], flush=True)
+
+
+def print_metrics(result: EpisodeResult) -> None:
     print("-- metrics: " + ", ".join(f"{key}={_fmt(result.metrics[key])}" for key in METRIC_KEYS))
+
+
+def failed_call_status(errors: Sequence[str | None], *, command: str) -> int:
+    """Report failed model calls; the exit status is 1 when there were calls and none of them succeeded.
+
+    A run whose every call failed measured nothing (a wrong URL, key or model name): it must not look
+    like a success to a script or CI job that checks the exit status.
+    """
+    failed = [error for error in errors if error is not None]
+    if not failed:
+        return 0
+    summary = f"tos {command}: {len(failed)} of {len(errors)} model calls failed; first error: {failed[0]}"
+    print(summary, file=sys.stderr)
+    return 1 if len(failed) == len(errors) else 0
 
 
 def _fmt(value: object) -> str:
@@ -88,15 +138,22 @@ def _fmt(value: object) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     scene = generate_scene(args.seed, n_rooms=3)
+    print(
+        f"SCOUT and STRATEGIST on the generated 3-room scene of seed {args.seed}, with the proxies' budget of "
+        f"{PROXY_MAX_EXP_STEPS} turns (tos explore gives a model {DEFAULT_MAX_STEPS})"
+    )
     print(ascii_map(scene, scene.start))
     for name in DEMO_AGENTS:
         env = gym.make("TheoryOfSpace/Explore-v0", reward="none", max_exp_steps=PROXY_MAX_EXP_STEPS)
         print()
-        print_episode(run_episode(env, make_agent(name, scene=scene), options={"scene": scene}))
+        print(f"== {name} on scene {scene.scene_id} ==")
+        result = run_episode(env, make_agent(name, scene=scene), options={"scene": scene}, on_turn=print_turn)
+        print_metrics(result)
     return 0
 
 
 def _explore(args: argparse.Namespace) -> int:
+    check_agent_spec(args.agent, config_path=args.model_config)
     scene = load_scene_argument(args)
     env = gym.make(
         "TheoryOfSpace/Explore-v0",
@@ -112,15 +169,19 @@ def _explore(args: argparse.Namespace) -> int:
         config_path=args.model_config,
         overrides=parse_overrides(args.overrides),
     )
-    result = run_episode(env, agent, options={"scene": scene})
-    print_episode(result)
+    print(f"== {args.agent} on scene {scene.scene_id}, budget {args.max_steps} turns ==", flush=True)
+    result = run_episode(env, agent, options={"scene": scene}, on_turn=print_turn)
+    print_metrics(result)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result.to_dict(), indent=1))
-    return 0
+    return failed_call_status([turn.record.error for turn in result.turns], command="explore")
 
 
 def _scene(args: argparse.Namespace) -> int:
     scene = load_scene_argument(args)
     print(ascii_map(scene, scene.start))
-    print(json.dumps(scene.to_dict()))
+    if args.out is None:
+        print(json.dumps(scene.to_dict()))
+    else:
+        Path(args.out).write_text(json.dumps(scene.to_dict(), indent=1))
     return 0

@@ -19,6 +19,7 @@ from theory_of_space.env.session import ExplorationSession, TurnOutcome
 from theory_of_space.env.text import IMAGE_OBSERVATION
 from theory_of_space.env.text_space import Text
 from theory_of_space.world.generate import OBJECT_SAMPLERS, TOPOLOGIES, generate_scene
+from theory_of_space.world.published import published_scene_root
 from theory_of_space.world.scene import Pose, Scene
 from theory_of_space.world.tos_format import load_tos_scene
 
@@ -32,6 +33,8 @@ IMAGE_SOURCES = ("render", "dataset")
 DEFAULT_IMAGE_SIZE = 384
 MIN_IMAGE_SIZE = 32
 NORMALISERS = ("box", "published")
+RESET_OPTIONS = ("scene",)
+"""The keys ``reset(options=...)`` understands; any other key is an error, not silently ignored."""
 _SEED_SPACE = 2**31 - 1
 
 if TYPE_CHECKING:
@@ -96,8 +99,9 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
 
     ## Arguments
 
-    - ``scene_source``: ``"procedural"`` (default) or ``"dataset"`` (published folders in ``data_dir``;
-      ``reset(seed=k)`` opens ``run{k:02d}``).
+    - ``scene_source``: ``"procedural"`` (default) or ``"dataset"`` (published ``runNN`` folders in
+      ``data_dir``, by default the five example scenes shipped with the package; ``reset(seed=k)`` opens
+      ``run{k:02d}``).
     - ``n_rooms``, ``room_size``, ``n_objects``, ``topology``, ``object_sampler``: generator settings.
     - ``obs_mode``: ``"text"`` (default) or ``"vision"``.
     - ``image_source``: ``"render"`` (default; our renderer) or ``"dataset"`` (the published pictures next
@@ -110,7 +114,13 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     - ``render_mode``: ``"ansi"`` (a top-down ASCII map with the agent), ``"rgb_array"`` (a top-down
       picture of the whole scene with the agent and the cells it sees) or None.
 
-    ``reset(options={"scene": scene})`` plays a given :class:`Scene` (or its ``to_dict()``).
+    ``reset(options={"scene": scene})`` plays a given :class:`Scene` (or its ``to_dict()``); ``"scene"`` is
+    the only option, and any other key raises ``ValueError``.
+
+    Vector envs: ``Text`` observations cannot live in shared memory (Gymnasium would return the text the
+    buffer held when the vector env was made), so ``AsyncVectorEnv`` needs ``shared_memory=False``
+    (``gym.make_vec(..., vectorization_mode="async", vector_kwargs={"shared_memory": False})``); with
+    shared memory on it raises ``TypeError`` saying so. ``SyncVectorEnv`` needs nothing.
 
     ## Version History
 
@@ -166,7 +176,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             raise ValueError(f"expected a positive integer for `max_exp_steps`, got {max_exp_steps!r}")
         if scene_source == "dataset":
             if data_dir is None:
-                raise ValueError("expected `data_dir` (a folder of runNN scene folders) for scene_source='dataset'")
+                data_dir = str(published_scene_root())
             if not Path(data_dir).is_dir():
                 raise ValueError(f"expected an existing folder for `data_dir`, got {data_dir!r}")
         generator_settings = {
@@ -205,7 +215,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        self.scene = self._choose_scene(seed, options or {})
+        self.scene = self._choose_scene(seed, _checked_options(options))
         self.session = ExplorationSession(
             self.scene,
             max_steps=self.prompt_options.max_exp_steps,
@@ -233,6 +243,11 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             raise RuntimeError("call reset() before step()")
         if self.session.done:
             raise RuntimeError("the episode has ended; call reset()")
+        if not isinstance(action, (str, list, tuple)):
+            raise TypeError(
+                "expected the reply text (str) or a list of action objects (theory_of_space.env.actions) "
+                f"for `action`, got {type(action).__name__}: {action!r}"
+            )
         outcome = self.session.play(action)
         view = self._attach_view(outcome) if self.obs_mode == "vision" else None
         final = outcome.phase_end is not None
@@ -428,3 +443,15 @@ def _check_generator_settings(settings: dict[str, Any]) -> None:
 def _choice(field: str, value: Any, allowed: Sequence[Any]) -> None:
     if value not in allowed:
         raise ValueError(f"expected one of {', '.join(map(repr, allowed))} for `{field}`, got {value!r}")
+
+
+def _checked_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """``reset``'s options, refusing keys the env does not know (a typo would otherwise change nothing)."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"expected a dict or None for reset `options`, got {type(options).__name__}")
+    unknown = sorted(set(options) - set(RESET_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {unknown}; expected only {list(RESET_OPTIONS)}")
+    return options

@@ -6,6 +6,7 @@ assistant replies (verbatim) and env messages. History control for models belong
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +73,12 @@ class EpisodeResult:
 
 
 def run_episode(
-    env: gym.Env, agent: Agent, *, seed: int | None = None, options: dict[str, Any] | None = None
+    env: gym.Env,
+    agent: Agent,
+    *,
+    seed: int | None = None,
+    options: dict[str, Any] | None = None,
+    on_turn: Callable[[TurnRecord], None] | None = None,
 ) -> EpisodeResult:
     """Reset ``env`` and let ``agent`` act until the episode ends.
 
@@ -81,6 +87,8 @@ def run_episode(
         agent: any object with ``act(messages) -> AgentReply``.
         seed: passed to ``reset``.
         options: passed to ``reset`` (e.g. ``{"scene": scene}``).
+        on_turn: called with each turn's record as soon as the env has answered it (``tos explore``
+            prints the transcript this way while a slow model is still exploring).
 
     Example:
         >>> env = gym.make("TheoryOfSpace/Explore-v0")  # doctest: +SKIP
@@ -97,17 +105,18 @@ def run_episode(
         obs, _, terminated, truncated, step_info = env.step(reply.text)
         messages.append(Message("assistant", reply.text))
         messages.append(_user_message(obs, step_info))
-        turns.append(
-            TurnRecord(
-                index=len(turns) + 1,
-                reply=reply.text,
-                valid=bool(step_info["valid"]),
-                actions=list(step_info["actions"]),
-                message=obs["text"],
-                info=step_info,
-                record=reply.record,
-            )
+        turn = TurnRecord(
+            index=len(turns) + 1,
+            reply=reply.text,
+            valid=bool(step_info["valid"]),
+            actions=list(step_info["actions"]),
+            message=obs["text"],
+            info=step_info,
+            record=reply.record,
         )
+        turns.append(turn)
+        if on_turn is not None:
+            on_turn(turn)
     explore_env = env.unwrapped
     return EpisodeResult(
         scene=explore_env.scene,

@@ -21,6 +21,7 @@ from typing import Any
 
 from theory_of_space.world.geometry import Cell, Facing
 from theory_of_space.world.perturb import ObjectChange, diff_scenes
+from theory_of_space.world.published import resolve_scene_path
 from theory_of_space.world.scene import (
     DOOR_CONST_X,
     DOOR_CONST_Y,
@@ -29,6 +30,7 @@ from theory_of_space.world.scene import (
     Scene,
     SceneObject,
     is_room_code,
+    normalise_name,
 )
 
 META_FILE = "meta_data.json"
@@ -45,14 +47,17 @@ def load_tos_scene(path: str | Path) -> Scene:
     """Load a published scene folder (or its ``meta_data.json``) as a :class:`Scene`.
 
     Args:
-        path: a ``runNN`` folder or the path of its ``meta_data.json``.
+        path: a ``runNN`` folder, the path of its ``meta_data.json``, or the name of a published scene
+            shipped with the package (``"tos:run00"`` … ``"tos:run04"``).
 
     Raises:
-        TosFormatError: naming the field, when the file is missing, malformed or inconsistent.
+        TosFormatError: naming the field, when the file is malformed or inconsistent.
+        FileNotFoundError: when there is no scene file at ``path``.
+        ValueError: for a ``tos:`` name that names no shipped scene (the message lists them).
 
     Example:
-        >>> scene = load_tos_scene("tos-reference/3-room/run00")  # doctest: +SKIP
-        >>> scene.object_list_text[:25]  # doctest: +SKIP
+        >>> scene = load_tos_scene("tos:run00")
+        >>> scene.object_list_text[:25]
         '1: television, 2: chair, '
     """
     folder, file = _resolve(path, META_FILE)
@@ -62,6 +67,7 @@ def load_tos_scene(path: str | Path) -> Scene:
 def load_tos_false_belief(path: str | Path) -> tuple[Scene, tuple[ObjectChange, ...]]:
     """Load the changed scene of a folder's ``falsebelief_exp.json`` with its list of changes.
 
+    ``path`` is a ``runNN`` folder, its ``falsebelief_exp.json``, or a shipped scene's name (``"tos:run00"``).
     The changes are found by comparing the two scenes object by object (a changed cell is a move, a
     changed facing of an oriented object a rotation) and checked against the file's ``_fb_changes``.
     """
@@ -73,8 +79,8 @@ def load_tos_false_belief(path: str | Path) -> tuple[Scene, tuple[ObjectChange, 
     listed = data.get("_fb_changes")
     if not isinstance(listed, list):
         raise TosFormatError(f"{file}: expected a list for `_fb_changes`, got {type(listed).__name__}")
-    listed_names = sorted(str(entry.get("name")) for entry in listed)
-    found_names = sorted(change.name for change in changes)
+    listed_names = sorted(normalise_name(str(entry.get("name"))) for entry in listed)
+    found_names = sorted(normalise_name(change.name) for change in changes)
     if listed_names != found_names:
         raise TosFormatError(
             f"{file}: `_fb_changes` names {listed_names} but the objects that differ are {found_names}"
@@ -268,7 +274,7 @@ def _check_room_bounds(data: dict[str, Any], scene: Scene, offset: Cell) -> None
 
 
 def _resolve(path: str | Path, default_file: str) -> tuple[Path, Path]:
-    path = Path(path)
+    path = resolve_scene_path(path)
     folder, file = (path, path / default_file) if path.is_dir() else (path.parent, path)
     if not file.is_file():
         raise FileNotFoundError(f"no published scene file at {file}")
