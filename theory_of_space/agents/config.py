@@ -190,11 +190,11 @@ def _validate(config: ModelConfig) -> None:
     if config.token_param not in (None, *get_args(TokenParam)):
         raise ValueError(f"{where}: expected `token_param` in {get_args(TokenParam)}, got {config.token_param!r}")
     if config.chat_template not in get_args(ChatTemplate):
-        raise ValueError(
-            f"{where}: expected `chat_template` in {get_args(ChatTemplate)}, got {config.chat_template!r}"
-        )
+        raise ValueError(f"{where}: expected `chat_template` in {get_args(ChatTemplate)}, got {config.chat_template!r}")
     if config.provider == "compat" and config.base_url is None:
-        raise ValueError(f"{where}: provider 'compat' needs `base_url`, the server's address (e.g. http://localhost:8000/v1)")
+        raise ValueError(
+            f"{where}: provider 'compat' needs `base_url`, the server's address (e.g. http://localhost:8000/v1)"
+        )
     if config.base_url is not None:
         _check_url(config.base_url, where)
     if config.thinking and config.thinking_budget is None:

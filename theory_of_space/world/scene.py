@@ -303,8 +303,7 @@ def scene_seed(scene: Scene) -> int:
 
 
 def normalise_name(name: str) -> str:
-    """Canonical item name for look-ups: the display name in lower case (``Fire_Extinguisher`` → ``fire extinguisher``).
-    """
+    """Canonical item name for look-ups: the display name in lower case (``fire extinguisher``)."""
     return display_name(name).lower()
 
 

@@ -84,7 +84,6 @@ SIMPLE_ORIENTED_NAMES = (
 SIMPLE_PLAIN_NAMES = ("table", "lamp", "plant", "vase", "trash can")
 
 
-
 def display_name(name: str) -> str:
     """An object's name as every text a model reads shows it: underscores as spaces, one space between words.
 

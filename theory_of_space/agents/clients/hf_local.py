@@ -310,7 +310,7 @@ def _set_chat_template(processor: Any, choice: str, *, multimodal: bool, name: s
     elif not getattr(processor, "chat_template", None):
         raise ValueError(
             f"{name}: its tokenizer has no chat template, so no request could be built; set "
-            "`chat_template = \"plain\"` (command line: --set chat_template=plain) for role-labelled plain text"
+            '`chat_template = "plain"` (command line: --set chat_template=plain) for role-labelled plain text'
         )
 
 
