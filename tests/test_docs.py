@@ -2,8 +2,9 @@
 
 Each ```python block of README.md and docs/*.md is executed on its own, in a fresh namespace, from an
 empty temporary working folder, so files it writes go nowhere and it cannot lean on files of the clone
-(the published example scenes it may use ship inside the package as ``tos:run00`` ...). Every ```bash line that starts with ``tos `` must parse with the real command line parser. New doc pages
-are picked up without touching this file.
+(the published example scenes it may use ship inside the package as ``tos:run00`` ...). Every ```bash
+line that starts with ``tos `` must parse with the real command line parser. New doc pages are picked
+up without touching this file.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def test_the_docs_have_examples_to_check():
 def test_python_block_runs(where, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__main__"}
-    exec(compile(code, where, "exec"), namespace)  # noqa: S102 - the point of the test
+    exec(compile(code, where, "exec"), namespace)
 
 
 @pytest.mark.parametrize(("where", "command"), TOS_LINES, ids=[f"{w} {c}" for w, c in TOS_LINES])
