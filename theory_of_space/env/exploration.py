@@ -95,7 +95,10 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     In the vision world also ``image_attached`` and ``images`` (see Observation Space).
     ``information_gain`` is in every step's info when ``reward="info_gain"``; with other rewards the
     solver runs only once, at the end of the episode, and the value appears on the final step. On the
-    final step ``metrics`` holds the exploration metrics of spec §9.4.
+    final step ``metrics`` holds the exploration metrics: ``node_coverage`` (observed items / all items),
+    ``edge_coverage`` (observed same-room item pairs and start-room (start, item) pairs / all of them),
+    ``information_gain``, ``steps``, ``steps_excluding_term``, ``invalid_steps``, ``budget_used``,
+    ``action_failures``, ``action_counts`` and ``action_cost`` (defined in ``docs/environment.md``).
 
     ## Arguments
 
@@ -125,7 +128,9 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     ## Version History
 
     - v0: initial release; the vision world (``obs_mode="vision"``) and ``render_mode="rgb_array"``
-      were added without changing the text world.
+      were added without changing the text world. Before any release, object names that a published
+      file spells with underscores (``fire_extinguisher``) became the published display form with spaces;
+      generated scenes are unchanged.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -326,7 +331,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         return published
 
     def _prompt_images(self) -> list[np.ndarray]:
-        """The calibration image and the object reference sheet of the first message (spec §8.1)."""
+        """The calibration image and the object reference sheet of the first message ."""
         from theory_of_space.env.sheets import calibration_image, reference_sheet
 
         assert self.scene is not None
