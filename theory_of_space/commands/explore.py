@@ -99,7 +99,7 @@ def load_scene_path(text: str) -> Scene:
     if text.startswith(SCENE_PREFIX) or path.is_dir() or path.name == META_FILE:
         return load_tos_scene(text)
     if not path.is_file():
-        raise FileNotFoundError(f"--scene: no published scene folder or scene JSON file at {text}")
+        raise FileNotFoundError(f"--scene: no scene folder or scene JSON file at {text}")
     try:
         data = json.loads(path.read_text())
         return Scene.from_dict(data.get("scene", data))
