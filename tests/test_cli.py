@@ -151,3 +151,10 @@ def test_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def test_a_missing_extra_is_an_error_message_with_the_install_command(monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setitem(sys.modules, "openai", None)  # what an install without the `api` extra looks like
+    assert main(["explore", "--agent", "openai:gpt-5.2", "--max-steps", "1"]) == 2
+    assert 'pip install -e ".[api]"' in capsys.readouterr().err

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from theory_of_space import __version__
+from theory_of_space.agents.clients import MissingDependencyError
 from theory_of_space.commands.evaluate import add_evaluate_parser
 from theory_of_space.commands.explore import add_explore_parsers
 from theory_of_space.commands.render import add_render_parser
@@ -41,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, MissingDependencyError) as error:
         print(f"tos {args.command}: error: {error}", file=sys.stderr)
         return 2
 
