@@ -2,7 +2,7 @@
 
 The files carry their own grid (``mask[x][y]``) and an ``offset`` that maps metre positions to grid
 cells (``x = pos.x + ox``, ``y = pos.z + oy``). We use both as they are, and check the file against
-itself (spec §2.9): every failure is a :class:`TosFormatError` that names the offending field.
+itself: every failure is a :class:`TosFormatError` that names the offending field.
 
 In ``falsebelief_exp.json`` the ``room_id`` of a moved object is stale (it still names the room the
 object left, in every move of the five reference scenes), so the changed scene takes each object's
