@@ -1,4 +1,4 @@
-"""Shared fixtures: the published reference scenes that live beside the repository in shared/."""
+"""Shared fixtures: the published example scenes, read from the copy shipped inside the package."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ from pathlib import Path
 
 import pytest
 
+from theory_of_space.world.published import published_scene_root
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TOS_REFERENCE = REPO_ROOT.parent / "shared" / "tos-reference" / "3-room"
 REFERENCE_RUNS = tuple(f"run0{i}" for i in range(5))
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    if not TOS_REFERENCE.is_dir():
-        pytest.skip(f"the published reference scenes are not at {TOS_REFERENCE}")
-    return TOS_REFERENCE
+    """The folder of the shipped published scenes (``run00`` … ``run04``)."""
+    return published_scene_root()
 
 
 @pytest.fixture(scope="session")
 def example_scene(reference_dir: Path):
-    """The published example scene of spec §2.10 (run00)."""
+    """The published example scene ``run00``."""
     from theory_of_space.world.tos_format import load_tos_scene
 
     return load_tos_scene(reference_dir / "run00")

@@ -324,8 +324,10 @@ def test_anthropic_retry_classification(
 
 
 def test_anthropic_keys_are_scrubbed_from_errors(server: FakeModelServer, api_keys: dict[str, str]) -> None:
+    # The server echoes the key back in its error text; the SDK's wording around it changes between
+    # versions, so the test checks the property: the failure is recorded, and no recorded text holds the key.
     server.push(Step(status=401, error_message="invalid x-api-key {authorization}"))
     with _anthropic(server) as agent:
-        error = agent.act(_conversation()).record.error or ""
-    assert "invalid x-api-key Bearer ***" in error
-    assert api_keys["anthropic"] not in error
+        reply = agent.act(_conversation())
+    assert reply.record.error and "401" in reply.record.error
+    assert api_keys["anthropic"] not in json.dumps(reply.record.to_dict()) + reply.text

@@ -195,3 +195,27 @@ def test_configs_are_frozen_and_replace_validates() -> None:
     assert config.replace(temperature=0.5).temperature == 0.5
     with pytest.raises(ValueError, match=re.escape("expected one of openai, compat, anthropic, hf for `provider`")):
         config.replace(provider="azure")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["compat:foo@localhost:8000", "compat:foo@localhost:8000/v1", "compat:foo@ftp://host/v1", "compat:foo@http://"],
+)
+def test_a_compat_url_without_scheme_or_host_is_refused_up_front(spec: str) -> None:
+    with pytest.raises(ValueError, match=re.escape("expected an http:// or https:// URL with a host for `base_url`")):
+        resolve_model_config(spec)
+
+
+def test_a_compat_entry_without_base_url_is_an_error_not_the_official_api(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text('[models.local]\nprovider = "compat"\nmodel = "qwen"\n')
+    with pytest.raises(ValueError, match=re.escape("provider 'compat' needs `base_url`")):
+        resolve_model_config("local", config_path=path)
+    with pytest.raises(ValueError, match=re.escape("got 'localhost:8000'")):
+        resolve_model_config("gpt-5.2", overrides={"base_url": "localhost:8000"})
+
+
+def test_chat_template_setting_is_checked() -> None:
+    assert resolve_model_config("hf:/m", overrides={"chat_template": "plain"}).chat_template == "plain"
+    with pytest.raises(ValueError, match=re.escape("expected `chat_template` in ('model', 'plain')")):
+        resolve_model_config("hf:/m", overrides={"chat_template": "fancy"})

@@ -100,3 +100,24 @@ def test_tos_explore_drives_a_model_from_a_config_entry(
     assert server.received[0].body["model"] == "served"
     assert server.received[0].body["temperature"] == 0.25
     assert '"agent": "fake"' in transcript.read_text()
+
+
+def test_tos_explore_exits_non_zero_when_every_model_call_failed(
+    server: FakeModelServer, api_keys: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from theory_of_space.cli import main
+
+    server.default = Step(status=401, error_message="no such key")
+    spec = f"compat:served@{server.url}"
+    assert main(["explore", "--agent", spec, "--max-steps", "3", "--rooms", "2"]) == 1
+    assert "3 of 3 model calls failed" in capsys.readouterr().err
+
+
+def test_tos_explore_exits_zero_when_some_calls_succeeded(
+    server: FakeModelServer, api_keys: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from theory_of_space.cli import main
+
+    server.push(Step(status=401, error_message="no such key"))
+    assert main(["explore", "--agent", f"compat:served@{server.url}", "--max-steps", "3", "--rooms", "2"]) == 0
+    assert "1 of 3 model calls failed" in capsys.readouterr().err

@@ -90,3 +90,42 @@ def test_a_tiny_vision_model_runs_a_text_episode(tiny_vlm_path: Path) -> None:
     ) as agent:
         result = run_episode(_env(2), agent, seed=0)
     assert len(result.turns) == 2 and all(t.record.error is None for t in result.turns)
+
+
+@pytest.fixture(scope="module")
+def templateless_lm_path(tiny_lm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model without a chat template, as base models ship."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("no-template") / "lm"
+    shutil.copytree(tiny_lm_path, folder)
+    (folder / "chat_template.jinja").unlink()
+    return folder
+
+
+def test_a_missing_model_folder_is_named() -> None:
+    with pytest.raises(FileNotFoundError, match="no local model folder at /nonexistent/model"):
+        make_model_agent("hf:/nonexistent/model", overrides={"device": "cpu"})
+
+
+def test_a_folder_that_is_no_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=f"cannot load '{tmp_path}' as a transformers model"):
+        make_model_agent(f"hf:{tmp_path}", overrides={"device": "cpu"})
+
+
+def test_a_tokenizer_without_chat_template_is_refused_at_construction(templateless_lm_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"has no chat template.*--set chat_template=plain"):
+        make_model_agent(f"hf:{templateless_lm_path}", overrides={"device": "cpu", "seed": 11})
+
+
+def test_the_plain_template_makes_a_templateless_model_work(templateless_lm_path: Path) -> None:
+    overrides = {"device": "cpu", "max_tokens": 4, "temperature": 0, "chat_template": "plain", "seed": 12}
+    agent = make_model_agent(f"hf:{templateless_lm_path}", overrides=overrides)
+    reply = agent.act([Message("system", "look"), Message("user", "look FINAL")])
+    assert reply.record.error is None and reply.record.output_tokens >= 1
+    prompt = agent.client.local.tokenizer.apply_chat_template(
+        [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    assert prompt == "System: s\n\nUser: u\n\nAssistant:"

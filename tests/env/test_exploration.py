@@ -206,6 +206,37 @@ def test_dataset_source_opens_run_folders(reference_dir):
         env.reset(seed=42)
 
 
+def test_dataset_source_defaults_to_the_shipped_scenes():
+    env = gym.make("TheoryOfSpace/Explore-v0", scene_source="dataset")
+    _, info = env.reset(seed=4)
+    assert info["scene_source"]["folder"] == "run04"
+
+
+def test_async_vector_env_with_gymnasium_defaults_refuses_shared_memory_clearly():
+    # Gymnasium's AsyncVectorEnv decodes shared text once, at construction: every later observation would
+    # read '000...'. The env refuses that path with the fix in the message.
+    with pytest.raises(TypeError, match=re.escape("vector_kwargs={'shared_memory': False}")):
+        gym.make_vec("TheoryOfSpace/Explore-v0", num_envs=2, vectorization_mode="async")
+    with pytest.raises(TypeError, match="shared_memory=False"):
+        gym.vector.AsyncVectorEnv([lambda: gym.make("TheoryOfSpace/Explore-v0")] * 2)
+
+
+@pytest.mark.parametrize("action", [42, None, 3.5, {"JumpTo": "lamp"}])
+def test_step_refuses_an_action_of_the_wrong_type_naming_what_it_expects(action):
+    env = gym.make("TheoryOfSpace/Explore-v0").unwrapped
+    env.reset(seed=0)
+    with pytest.raises(TypeError, match=r"expected the reply text \(str\) or a list of action objects"):
+        env.step(action)
+
+
+def test_reset_refuses_unknown_options():
+    env = gym.make("TheoryOfSpace/Explore-v0")
+    with pytest.raises(ValueError, match=re.escape("unknown reset option(s) ['scenes']; expected only ['scene']")):
+        env.reset(options={"scenes": generate_scene(1)})
+    with pytest.raises(TypeError, match="reset `options`"):
+        env.reset(options=["scene"])
+
+
 def test_scene_dicts_are_accepted_in_options():
     scene = generate_scene(9, n_rooms=2)
     env = gym.make("TheoryOfSpace/Explore-v0")
@@ -224,7 +255,6 @@ def test_scene_dicts_are_accepted_in_options():
         ({"max_exp_steps": 0}, ValueError, "for `max_exp_steps`"),
         ({"topology": "spiral"}, ValueError, "for `topology`"),
         ({"n_objects": 99}, ValueError, "for `n_objects`"),
-        ({"scene_source": "dataset"}, ValueError, "`data_dir`"),
         ({"scene_source": "dataset", "data_dir": "/no/such/dir"}, ValueError, "`data_dir`"),
     ],
 )

@@ -12,6 +12,7 @@ from theory_of_space.world.tos_format import (
     load_tos_scene,
     parse_tos_scene,
 )
+from theory_of_space.world.vocabulary import display_name
 
 
 @pytest.fixture
@@ -64,7 +65,8 @@ def test_every_reference_scene_loads_consistently(reference_dir, run):
         assert door.cell == (int(entry["pos"]["x"]) + ox, int(entry["pos"]["z"]) + oy)
         assert set(door.rooms) == set(entry["attributes"]["connected_rooms"])
     for entry, obj in zip(objects, scene.objects):
-        assert (obj.name, obj.label, obj.room) == (entry["name"], int(entry["label"]), entry["attributes"]["room_id"])
+        expected = (display_name(entry["name"]), int(entry["label"]), entry["attributes"]["room_id"])
+        assert (obj.name, obj.label, obj.room) == expected
         assert obj.cell == (int(entry["pos"]["x"]) + ox, int(entry["pos"]["z"]) + oy)
         expected = entry["attributes"].get("orientation") if entry["attributes"]["has_orientation"] else None
         assert (None if obj.facing is None else obj.facing.label) == expected

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from theory_of_space.agents.config_checks import check_model_config
 
@@ -43,6 +44,8 @@ __all__ = [
 Provider = Literal["openai", "compat", "anthropic", "hf"]
 PROVIDERS: tuple[str, ...] = get_args(Provider)
 TokenParam = Literal["max_completion_tokens", "max_tokens"]
+ChatTemplate = Literal["model", "plain"]
+URL_SCHEMES = ("http", "https")
 
 DEFAULT_API_KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 """Where a provider's key is read when an entry names no ``api_key_env``. OpenAI-compatible servers
@@ -69,7 +72,8 @@ class ModelConfig:
         name: Entry name (or the spec it came from); used in records and output folders.
         provider: ``openai``, ``compat`` (any OpenAI-compatible server), ``anthropic`` or ``hf`` (local).
         model: Model name as the provider knows it, or the local path / hub id for ``hf``.
-        base_url: Server address for ``openai``/``compat``/``anthropic``; ``None`` means the official API.
+        base_url: Server address (``http://`` or ``https://`` with a host) for ``openai``/``anthropic``, where
+            ``None`` means the official API; required for ``compat``.
         organization: OpenAI organization id, when an account needs it.
         api_key_env: Environment variable holding the key; ``None`` uses the provider default.
         max_tokens: Completion token limit (reasoning or thinking included).
@@ -100,6 +104,9 @@ class ModelConfig:
         batch_size: ``hf``: most requests from concurrent episodes generated together.
         batch_wait_s: ``hf``: how long the first request of a batch waits for others to join.
         seed: ``hf``: seeds torch once when the model loads, for reproducible sampling.
+        chat_template: ``hf``: ``"model"`` uses the tokenizer's own chat template (an error at construction
+            when it has none); ``"plain"`` uses :data:`~theory_of_space.agents.clients.hf_local.PLAIN_CHAT_TEMPLATE`,
+            role-labelled paragraphs (``System: ...``, ``User: ...``, then ``Assistant:``) for base models.
         input_price_per_mtok: USD per million input tokens; from the price table when not given.
         output_price_per_mtok: USD per million output tokens; from the price table when not given.
         action_format: ``text`` (replies in the ``Actions: [ ... ]`` grammar) or ``tools`` (the actions are
@@ -138,6 +145,7 @@ class ModelConfig:
     batch_size: int = 8
     batch_wait_s: float = 0.01
     seed: int | None = None
+    chat_template: ChatTemplate = "model"
     input_price_per_mtok: float | None = None
     output_price_per_mtok: float | None = None
     action_format: str = "text"
@@ -165,6 +173,16 @@ class ModelConfig:
         if self.input_price_per_mtok is None or self.output_price_per_mtok is None:
             return None
         return (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1e6
+
+
+def _check_url(url: str, where: str) -> None:
+    """Refuse an address the SDK would retry for minutes: it needs a scheme (http/https) and a host."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in URL_SCHEMES or not parsed.netloc:
+        raise ValueError(
+            f"{where}: expected an http:// or https:// URL with a host for `base_url`, got {url!r} "
+            "(e.g. http://localhost:8000/v1)"
+        )
 
 
 # ==== Catalog: named entries and prices ====

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from theory_of_space.agents.base import Agent
+from theory_of_space.agents.config import PROVIDERS, load_catalog
 from theory_of_space.agents.false_belief import FALSE_BELIEF_AGENTS, FalseBeliefAgent
 from theory_of_space.agents.scripted import RandomAgent, scout_agent, strategist_agent
 from theory_of_space.env.false_belief import false_belief_target
@@ -18,6 +19,34 @@ SCRIPTED_AGENTS = ("scout", "strategist", "random", "oracle", "belief", "updatin
 def is_scripted(spec: str) -> bool:
     """Whether ``spec`` names a scripted proxy (built per scene) rather than a model (shared by episodes)."""
     return spec.strip().lower() in SCRIPTED_AGENTS
+
+
+def check_agent_spec(spec: str, *, config_path: str | None = None, builtin: Sequence[str] = SCRIPTED_AGENTS) -> None:
+    """Refuse, before any episode runs, a spec that names no agent, listing every name that would work.
+
+    Args:
+        spec: what the user typed after ``--agent``.
+        config_path: a model configuration file whose entries count as names.
+        builtin: the non-model agents the caller offers (``scout``, ``strategist``, ``random``; ``tos evaluate``
+            adds ``oracle`` and ``belief``).
+
+    Raises:
+        ValueError: ``spec`` is none of ``builtin``, ``PROVIDER:MODEL`` or a configuration entry.
+    """
+    name = spec.strip()
+    if name.lower() in builtin:
+        return
+    provider, sep, _ = name.partition(":")
+    if sep and provider in PROVIDERS:
+        return
+    entries = sorted(load_catalog(config_path).entries)
+    if name in entries:
+        return
+    raise ValueError(
+        f"unknown agent {spec!r}; expected one of {', '.join(builtin)}, PROVIDER:MODEL with PROVIDER one of "
+        f"{', '.join(PROVIDERS)} (e.g. openai:gpt-5.2, compat:MODEL@http://localhost:8000/v1, hf:PATH), or a "
+        f"model configuration entry: {', '.join(entries)}"
+    )
 
 
 def make_agent(
@@ -46,7 +75,11 @@ def make_agent(
         false_belief: the changed scene and its changes, for the false-belief agents ``updating`` and
             ``inertial``; by default the generated perturbation of ``scene`` (a published scene needs its
             folder's changes passed here).
+
+    Raises:
+        ValueError: ``spec`` names no agent (the message lists those that exist), or a bad model setting.
     """
+    check_agent_spec(spec, config_path=config_path)
     name = spec.strip().lower()
     if name == "scout":
         return scout_agent(scene, query_enabled=query_enabled)

@@ -8,10 +8,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from theory_of_space.agents.config import parse_overrides
+from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec
+from theory_of_space.commands.explore import DEFAULT_MAX_STEPS, add_set_argument, failed_call_status
 from theory_of_space.commands.probe import add_probe_scoring_options, rescore_probes
 from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE
 from theory_of_space.probes.modes import EVALUATION_MODES
 from theory_of_space.runner.evaluate import (
+    ANSWERERS,
     PROXIES,
     SETTINGS,
     WORLDS,
@@ -38,6 +42,14 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--first-seed", type=int, default=0, help="seed of the first scene (default 0)")
     run.add_argument("--rooms", type=int, default=3, help="rooms of the generated scenes (default 3)")
     run.add_argument("--data-dir", help="a folder of published runNN scene folders instead of generated scenes")
+    run.add_argument(
+        "--scene",
+        dest="scene_paths",
+        action="append",
+        metavar="SCENE",
+        help="evaluate on this scene instead (repeatable): a shipped published scene (tos:run00 ... tos:run04), "
+        "a published scene folder or a scene JSON file",
+    )
     run.add_argument("--setting", choices=SETTINGS, default="active", help="active (default) or passive")
     run.add_argument("--world", choices=WORLDS, default="text", help="text (default) or vision")
     run.add_argument(
@@ -51,7 +63,12 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_IMAGE_SIZE,
         help=f"side of the vision world's views in pixels (default {DEFAULT_IMAGE_SIZE})",
     )
-    run.add_argument("--max-steps", type=int, default=20, help="active exploration budget (default 20)")
+    run.add_argument(
+        "--max-steps",
+        type=int,
+        default=DEFAULT_MAX_STEPS,
+        help=f"active exploration budget (default {DEFAULT_MAX_STEPS})",
+    )
     run.add_argument("--questions", type=int, default=3, help="questions per task (default 3)")
     run.add_argument("--tasks", help=f"comma-separated task ids (default all: {','.join(TASK_IDS)})")
     run.add_argument(
@@ -65,6 +82,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--no-query", action="store_true", help="remove Query() from the action set")
     run.add_argument("--no-think", action="store_true", help="prompts without the THINK: section")
     run.add_argument("--model-config", help="model configuration file (for model agents)")
+    add_set_argument(run)
     run.add_argument("--out", help="store every answer under this folder and resume what is stored there")
     run.set_defaults(func=_evaluate)
 
@@ -76,6 +94,10 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _scene_spec(args: argparse.Namespace) -> str:
+    if args.scene_paths:
+        if args.data_dir is not None:
+            raise ValueError("give either --scene or --data-dir, not both")
+        return ",".join(args.scene_paths)
     first, stop = args.first_seed, args.first_seed + args.scenes
     if args.data_dir is None:
         return f"{first}:{stop}"
@@ -90,6 +112,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.scenes < 1:
         raise ValueError(f"expected a positive number for --scenes, got {args.scenes}")
     tasks = TASK_IDS if args.tasks is None else tuple(t.strip() for t in args.tasks.split(",") if t.strip())
+    check_agent_spec(args.agent, config_path=args.model_config, builtin=(*ANSWERERS, *SCRIPTED_AGENTS))
     with tempfile.TemporaryDirectory(prefix="tos-evaluate-") as scratch:
         experiment = Experiment(
             agents=(args.agent,),
@@ -108,6 +131,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             rooms=args.rooms,
             model_config=args.model_config,
             mode=args.mode,
+            overrides=tuple(parse_overrides(args.overrides).items()),
         )
         outcome = run_experiment(experiment)
         runs = [load_evaluation(path, images=False) for path in find_evaluations(outcome.root)]
@@ -122,7 +146,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     for line in outcome_lines(outcome)[1:]:
         print(line)
     print(format_table([(label, summary(runs))], with_steps=settings.setting == "active"))
-    return 0
+    errors = [answer.call.get("error") for run in runs for answer in run.answers]
+    return failed_call_status(errors, command="evaluate")
 
 
 def _rescore(args: argparse.Namespace) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from theory_of_space.commands.explore import load_scene_path
 from theory_of_space.world.generate import generate_scene
 from theory_of_space.world.geometry import Facing
-from theory_of_space.world.scene import Pose, Scene, load_scene_file
-from theory_of_space.world.tos_format import load_tos_scene
+from theory_of_space.world.scene import Pose, Scene
 
 
 def add_render_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +20,9 @@ def add_render_parser(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
     render.add_argument("--out", required=True, help="folder to write the PNG files to (created if missing)")
     render.add_argument("--rooms", type=int, default=3, help="number of rooms of a generated scene (default 3)")
-    render.add_argument("--scene", help="a published scene folder (runNN) or a scene JSON file instead of --seed")
+    render.add_argument(
+        "--scene", help="a shipped published scene (tos:run00), a published scene folder or a scene JSON file"
+    )
     render.add_argument("--size", type=int, default=384, help="side of the egocentric views in pixels (default 384)")
     render.set_defaults(func=handler)
 
@@ -52,9 +54,4 @@ def handler(args: argparse.Namespace) -> int:
 def _scene(args: argparse.Namespace) -> Scene:
     if args.scene is None:
         return generate_scene(args.seed, n_rooms=args.rooms)
-    path = Path(args.scene)
-    if path.is_dir() or path.name == "meta_data.json":
-        return load_tos_scene(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no scene folder or scene JSON file at {path}")
-    return load_scene_file(path)
+    return load_scene_path(args.scene)

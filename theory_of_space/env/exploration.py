@@ -28,6 +28,7 @@ from theory_of_space.env.text_space import Text
 from theory_of_space.env.tools import ToolCalls, tool_specs
 from theory_of_space.world.generate import OBJECT_SAMPLERS, TOPOLOGIES, generate_scene
 from theory_of_space.world.perturb import DEFAULT_N_CHANGES, SceneChange
+from theory_of_space.world.published import published_scene_root
 from theory_of_space.world.scene import Pose, Scene
 from theory_of_space.world.tos_format import load_tos_scene
 
@@ -42,6 +43,8 @@ DEFAULT_IMAGE_SIZE = 384
 MIN_IMAGE_SIZE = 32
 NORMALISERS = ("box", "published")
 ACTION_FORMATS = ("text", "tools")
+RESET_OPTIONS = ("scene",)
+"""The keys ``reset(options=...)`` understands; any other key is an error, not silently ignored."""
 _SEED_SPACE = 2**31 - 1
 
 if TYPE_CHECKING:
@@ -118,7 +121,10 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     In the vision world also ``image_attached`` and ``images`` (see Observation Space).
     ``information_gain`` is in every step's info when ``reward="info_gain"``; with other rewards the
     solver runs only once, at the end of the episode, and the value appears on the final step. On the
-    final step ``metrics`` holds the exploration metrics of spec §9.4.
+    final step ``metrics`` holds the exploration metrics: ``node_coverage`` (observed items / all items),
+    ``edge_coverage`` (observed same-room item pairs and start-room (start, item) pairs / all of them),
+    ``information_gain``, ``steps``, ``steps_excluding_term``, ``invalid_steps``, ``budget_used``,
+    ``action_failures``, ``action_counts`` and ``action_cost`` (defined in ``docs/environment.md``).
 
     False belief: ``phase`` is ``"exploration"`` or ``"false_belief"``; the step that ends exploration
     has ``phase_end`` set and the phase prompt as ``message_parts["phase_prompt"]``. Every step of the
@@ -130,8 +136,9 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
 
     ## Arguments
 
-    - ``scene_source``: ``"procedural"`` (default) or ``"dataset"`` (published folders in ``data_dir``;
-      ``reset(seed=k)`` opens ``run{k:02d}``).
+    - ``scene_source``: ``"procedural"`` (default) or ``"dataset"`` (published ``runNN`` folders in
+      ``data_dir``, by default the five example scenes shipped with the package; ``reset(seed=k)`` opens
+      ``run{k:02d}``).
     - ``n_rooms``, ``room_size``, ``n_objects``, ``topology``, ``object_sampler``: generator settings.
     - ``obs_mode``: ``"text"`` (default) or ``"vision"``.
     - ``image_source``: ``"render"`` (default; our renderer) or ``"dataset"`` (the published pictures next
@@ -148,14 +155,22 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     - ``render_mode``: ``"ansi"`` (a top-down ASCII map with the agent), ``"rgb_array"`` (a top-down
       picture of the whole scene with the agent and the cells it sees) or None.
 
-    ``reset(options={"scene": scene})`` plays a given :class:`Scene` (or its ``to_dict()``).
+    ``reset(options={"scene": scene})`` plays a given :class:`Scene` (or its ``to_dict()``); ``"scene"`` is
+    the only option, and any other key raises ``ValueError``.
+
+    Vector envs: ``Text`` observations cannot live in shared memory (Gymnasium would return the text the
+    buffer held when the vector env was made), so ``AsyncVectorEnv`` needs ``shared_memory=False``
+    (``gym.make_vec(..., vectorization_mode="async", vector_kwargs={"shared_memory": False})``); with
+    shared memory on it raises ``TypeError`` saying so. ``SyncVectorEnv`` needs nothing.
 
     ## Version History
 
     - v0: initial release; the vision world (``obs_mode="vision"``), ``render_mode="rgb_array"`` and
       ``action_format="tools"`` were added without changing the text world.
       The false-belief phase (``false_belief=True`` and its two ids) was added the same way: with the
-      option off, episodes are unchanged.
+      option off, episodes are unchanged. Before any release, object names that a published file spells
+      with underscores (``fire_extinguisher``) became the published display form with spaces; generated
+      scenes are unchanged.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -212,7 +227,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         _check_false_belief_options(false_belief, n_changes, max_false_belief_steps)
         if scene_source == "dataset":
             if data_dir is None:
-                raise ValueError("expected `data_dir` (a folder of runNN scene folders) for scene_source='dataset'")
+                data_dir = str(published_scene_root())
             if not Path(data_dir).is_dir():
                 raise ValueError(f"expected an existing folder for `data_dir`, got {data_dir!r}")
         generator_settings = {
@@ -262,7 +277,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        self.scene = self._choose_scene(seed, options or {})
+        self.scene = self._choose_scene(seed, _checked_options(options))
         self.session = ExplorationSession(
             self.scene,
             max_steps=self.prompt_options.max_exp_steps,
@@ -295,6 +310,11 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     def step(self, action: str | Sequence[Action] | Sequence[dict[str, Any]]):
         if self.session is None:
             raise RuntimeError("call reset() before step()")
+        if not isinstance(action, (str, list, tuple)):
+            raise TypeError(
+                "expected the reply text (str) or a list of action objects (theory_of_space.env.actions) "
+                f"for `action`, got {type(action).__name__}: {action!r}"
+            )
         if self.prompt_options.tools and not _is_action_objects(action):
             action = ToolCalls(action)
         if self.false_belief_phase is not None:
@@ -383,7 +403,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         return published
 
     def _prompt_images(self) -> list[np.ndarray]:
-        """The calibration image and the object reference sheet of the first message (spec §8.1)."""
+        """The calibration image and the object reference sheet of the first message ."""
         from theory_of_space.env.sheets import calibration_image, reference_sheet
 
         assert self.scene is not None
@@ -574,3 +594,15 @@ def _is_action_objects(action: Any) -> bool:
 def _choice(field: str, value: Any, allowed: Sequence[Any]) -> None:
     if value not in allowed:
         raise ValueError(f"expected one of {', '.join(map(repr, allowed))} for `{field}`, got {value!r}")
+
+
+def _checked_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """``reset``'s options, refusing keys the env does not know (a typo would otherwise change nothing)."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"expected a dict or None for reset `options`, got {type(options).__name__}")
+    unknown = sorted(set(options) - set(RESET_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {unknown}; expected only {list(RESET_OPTIONS)}")
+    return options

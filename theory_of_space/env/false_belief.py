@@ -21,8 +21,9 @@ from theory_of_space.env.change_report import Identification, identification_sco
 from theory_of_space.env.knowledge import InfoGainNormaliser
 from theory_of_space.env.session import ExplorationSession, TurnOutcome
 from theory_of_space.world.perturb import DEFAULT_N_CHANGES, SceneChange, perturb_scene
+from theory_of_space.world.published import published_scene_root
 from theory_of_space.world.scene import Scene
-from theory_of_space.world.tos_format import FALSE_BELIEF_FILE, load_tos_false_belief
+from theory_of_space.world.tos_format import FALSE_BELIEF_FILE, load_tos_false_belief, load_tos_scene
 
 DEFAULT_MAX_FALSE_BELIEF_STEPS = 15
 FALSE_BELIEF_HEADING = "# False-Belief Phase"
@@ -38,11 +39,13 @@ def false_belief_target(
         scene: the scene as explored.
         n_changes: how many objects change.
         folder: the scene's published ``runNN`` folder, whose ``falsebelief_exp.json`` holds the
-            changes; needed for published scenes.
+            changes; needed for published scenes other than the shipped ones (``tos:runNN``).
 
     Raises:
         ValueError: for a published scene without its folder's ``falsebelief_exp.json``.
     """
+    if folder is None:
+        folder = _shipped_folder(scene)
     if folder is not None and (Path(folder) / FALSE_BELIEF_FILE).is_file():
         return load_tos_false_belief(folder, n_changes=n_changes)
     if scene.source.get("kind") == "tos":
@@ -52,6 +55,17 @@ def false_belief_target(
             f"{FALSE_BELIEF_FILE} in its folder, but {where} (pass `data_dir`)"
         )
     return perturb_scene(scene, n_changes)
+
+
+def _shipped_folder(scene: Scene) -> Path | None:
+    """The shipped folder of a published scene (``tos:runNN``), when this scene is the one shipped there."""
+    name = scene.source.get("folder")
+    if scene.source.get("kind") != "tos" or not name:
+        return None
+    folder = published_scene_root() / str(name)
+    if not (folder / FALSE_BELIEF_FILE).is_file() or load_tos_scene(folder).scene_id != scene.scene_id:
+        return None
+    return folder
 
 
 def phase_prompt(n_changes: int, max_steps: int, options: prompts.PromptOptions) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gymnasium import spaces
+from gymnasium.vector.utils import create_shared_memory
 
 
 class Text(spaces.Text):
@@ -16,8 +17,15 @@ class Text(spaces.Text):
     """
 
     def contains(self, x: Any) -> bool:
-        return (
-            isinstance(x, str)
-            and self.min_length <= len(x) <= self.max_length
-            and self.character_set.issuperset(x)
-        )
+        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length and self.character_set.issuperset(x)
+
+
+@create_shared_memory.register(Text)
+def _refuse_shared_memory(space: Text, n: int = 1, ctx: Any = None) -> Any:
+    # AsyncVectorEnv decodes the shared buffer into strings once, when it is built, and hands those same
+    # strings back on every later step: text would read as the charset's first character forever.
+    raise TypeError(
+        "the TheoryOfSpace envs' text observations cannot be shared through shared memory; use "
+        "AsyncVectorEnv(..., shared_memory=False), e.g. gym.make_vec(..., vectorization_mode='async', "
+        "vector_kwargs={'shared_memory': False})"
+    )

@@ -96,7 +96,8 @@ def run_episode(
         agent: any object with ``act(messages) -> AgentReply``.
         seed: passed to ``reset``.
         options: passed to ``reset`` (e.g. ``{"scene": scene}``).
-        on_turn: called with each turn's record as soon as the env has answered it (the runner stores it).
+        on_turn: called with each turn's record as soon as the env has answered it (the runner stores it;
+            ``tos explore`` prints the transcript this way while a slow model is still exploring).
 
     Raises:
         ValueError: the agent acts through tool calls (``action_format="tools"``) and the env does not, or

@@ -344,7 +344,12 @@ def _check_scorable(record: AnswerRecord, scene: Scene, where: str) -> None:
 
 
 def agent_factory(
-    spec: str, *, query_enabled: bool = True, seed: int = 0, config_path: str | None = None
+    spec: str,
+    *,
+    query_enabled: bool = True,
+    seed: int = 0,
+    config_path: str | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> AgentFactory:
     """The per-scene agent builder for a spec: ``oracle``, ``belief``, or anything :func:`make_agent` knows.
 
@@ -353,6 +358,7 @@ def agent_factory(
         query_enabled: whether ``Query`` is part of the exploration grammar.
         seed: the random agent's seed.
         config_path: a model configuration file for model specs.
+        overrides: model settings replacing those of the configuration entry (``{"temperature": "0"}``).
     """
     name = spec.strip().lower()
     if name == "oracle":
@@ -360,7 +366,7 @@ def agent_factory(
     if name == "belief":
         return lambda scene, questions: BeliefAnswerer(scene, questions, query_enabled=query_enabled)
     return lambda scene, questions: make_agent(
-        spec, scene=scene, seed=seed, query_enabled=query_enabled, config_path=config_path
+        spec, scene=scene, seed=seed, query_enabled=query_enabled, config_path=config_path, overrides=overrides
     )
 
 
@@ -479,12 +485,26 @@ def cogmap_for_mode(
 
 
 def episode_dir(root: Path, agent: str, scene: Scene, settings: EvaluationSettings) -> Path:
-    """``{root}/{agent}/{scene_id}/{text|vision}/{active|passive}/{think|nothink}[/{proxy}]`` (spec §13)."""
+    """``{root}/{agent}/{scene}/{text|vision}/{active|passive}/{think|nothink}[/{proxy}]``.
+
+    ``{scene}`` is :func:`scene_folder_name`: the seed or the published run, then the scene id, so a person
+    finds a scene's results by name and two different scenes never share a folder.
+    """
     mode = "think" if settings.think else "nothink"
-    path = root / _safe(agent) / scene.scene_id / settings.world / settings.setting / mode
+    path = root / _safe(agent) / scene_folder_name(scene) / settings.world / settings.setting / mode
     if settings.mode != "default":
         path = path / settings.mode
     return path / settings.proxy if settings.setting == "passive" else path
+
+
+def scene_folder_name(scene: Scene) -> str:
+    """``seed3-<scene id>`` for a generated scene, ``run00-<scene id>`` for a published one, else the id."""
+    source = scene.source
+    if isinstance(source.get("seed"), int):
+        return f"seed{source['seed']}-{scene.scene_id}"
+    if source.get("folder"):
+        return f"{_safe(str(source['folder']))}-{scene.scene_id}"
+    return scene.scene_id
 
 
 def _safe(name: str) -> str:

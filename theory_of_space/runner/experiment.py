@@ -60,6 +60,8 @@ class Experiment:
     max_cost: float | None = None
     retry_failed: bool = True
     mode: str = "default"
+    overrides: tuple[tuple[str, str], ...] = ()
+    """Model settings replacing those of the configuration entry (``--set KEY=VALUE``), for model agents."""
     """The evaluation mode: ``default``, ``prompt_cogmap``, ``use_gt_cogmap`` or ``use_model_cogmap``."""
 
     def __post_init__(self) -> None:
@@ -102,6 +104,7 @@ class Experiment:
             "image_size": self.image_size,
             "rooms": self.rooms,
             "mode": self.mode,
+            "overrides": [list(pair) for pair in self.overrides],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,6 +122,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{source}: expected a list of strings for `{name}`, got {value!r}")
         return tuple(value)
+    if name == "overrides":
+        if not isinstance(value, dict) or not all(isinstance(v, (str, int, float, bool)) for v in value.values()):
+            raise ValueError(f"{source}: expected a table of model settings for `overrides`, got {value!r}")
+        return tuple((str(key), str(v)) for key, v in value.items())
     if name == "scenes" and isinstance(value, list):
         return ",".join(str(v) for v in value)
     if name in ("scenes", "out", "proxy", "model_config", "mode"):

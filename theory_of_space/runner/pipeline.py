@@ -14,6 +14,7 @@ from pathlib import Path
 
 from theory_of_space import __version__
 from theory_of_space.agents.base import Agent
+from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec
 from theory_of_space.runner.experiment import PHASES, Experiment, SceneRef, parse_scene_spec, scene_folder
 from theory_of_space.runner.phases import (
     PHASE_FUNCTIONS,
@@ -26,7 +27,14 @@ from theory_of_space.runner.phases import (
 )
 from theory_of_space.runner.plugins import plugin_phases
 from theory_of_space.runner.progress import Progress
-from theory_of_space.runner.roles import DEFAULT_AGENTS, AgentRoles, BudgetReached, Meter, build_roles
+from theory_of_space.runner.roles import (
+    DEFAULT_AGENTS,
+    NON_MODEL_ANSWERERS,
+    AgentRoles,
+    BudgetReached,
+    Meter,
+    build_roles,
+)
 from theory_of_space.runner.store import CorruptEntry, RunStore
 from theory_of_space.world.scene import Scene
 
@@ -87,12 +95,10 @@ class _Plan:
 
 def _prepare(experiment: Experiment) -> _Plan:
     """Check the phases, agents and scenes; make the scenes (an error names the bad one)."""
-    from theory_of_space.runner.roles import check_agent_spec
-
     phases, functions = resolve_phases(experiment.phases)
     agents = experiment.agents or DEFAULT_AGENTS
     for spec in agents:
-        check_agent_spec(spec, config_path=experiment.model_config)
+        check_agent_spec(spec, config_path=experiment.model_config, builtin=(*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
     scenes = []
     for ref in parse_scene_spec(experiment.scenes, rooms=experiment.rooms):
         try:
@@ -127,7 +133,8 @@ def run_experiment(
     try:
         for spec in plan.agents:
             roles[spec] = build_roles(spec, meter=meter, query_enabled=experiment.query_enabled,
-                                      config_path=experiment.model_config, make_model=make_model)
+                                      config_path=experiment.model_config, make_model=make_model,
+                                      overrides=dict(experiment.overrides) or None)
         with RunStore(root, experiment.result_config(), __version__) as store:
             store.register_scenes({scene_folder(ref, scene): scene.scene_id for ref, scene in plan.scenes})
             return _run(experiment, plan, store, roles, meter, counters, progress)
@@ -211,9 +218,7 @@ def plan_experiment(experiment: Experiment) -> RequestPlan:
     :data:`INPUT_TOKENS_PER_TURN` per earlier turn; output tokens as :data:`OUTPUT_TOKENS_ESTIMATE`.
     """
     from theory_of_space.agents.config import resolve_model_config
-    from theory_of_space.agents.factory import SCRIPTED_AGENTS
     from theory_of_space.env.prompts import initial_message
-    from theory_of_space.runner.roles import NON_MODEL_ANSWERERS
     from theory_of_space.runner.store import EpisodeStore
     from theory_of_space.tasks import generate_questions
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
 from theory_of_space.agents.base import Agent, AgentReply, Message
-from theory_of_space.agents.factory import SCRIPTED_AGENTS, make_agent
+from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec, make_agent
 from theory_of_space.tasks import Question
 from theory_of_space.world.scene import Scene
 
@@ -127,26 +127,6 @@ class AgentRoles:
             close()
 
 
-def check_agent_spec(spec: str, *, config_path: str | None = None) -> None:
-    """Fail now, naming the spec, when it is neither scripted nor a model the configuration knows.
-
-    Raises:
-        ValueError: the spec is unknown.
-    """
-    name = spec.strip().lower()
-    if name in SCRIPTED_AGENTS or name in NON_MODEL_ANSWERERS:
-        return
-    from theory_of_space.agents.config import resolve_model_config
-
-    try:
-        resolve_model_config(spec, config_path=config_path)
-    except ValueError as error:
-        raise ValueError(
-            f"unknown agent {spec!r}: expected {', '.join((*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))} or a model "
-            f"({error})"
-        ) from None
-
-
 def build_roles(
     spec: str,
     *,
@@ -157,7 +137,7 @@ def build_roles(
     overrides: dict[str, Any] | None = None,
 ) -> AgentRoles:
     """The roles of ``spec``; a model agent is built once (its API key is read now, before any request)."""
-    check_agent_spec(spec, config_path=config_path)
+    check_agent_spec(spec, config_path=config_path, builtin=(*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
     name = spec.strip().lower()
     if name in SCRIPTED_AGENTS or name in NON_MODEL_ANSWERERS:
         return AgentRoles(spec=name, meter=meter, query_enabled=query_enabled)

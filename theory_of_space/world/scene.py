@@ -19,6 +19,7 @@ import numpy as np
 
 from theory_of_space.world.geometry import Cell, Facing, Vector
 from theory_of_space.world.scene_checks import SceneFormatError, check_scene, check_scene_dict
+from theory_of_space.world.vocabulary import display_name
 
 OUTSIDE = -1
 WALL = 0
@@ -37,13 +38,22 @@ def is_room_code(value: int) -> bool:
 
 @dataclass(frozen=True)
 class SceneObject:
-    """A named object on a floor cell; ``facing`` is ``None`` for objects without a front."""
+    """A named object on a floor cell; ``facing`` is ``None`` for objects without a front.
+
+    ``name`` is the display name (:func:`~theory_of_space.world.vocabulary.display_name`): a name given with
+    underscores (``fire_extinguisher``, as some published files spell it) is stored with spaces, so every
+    text built from the scene shows it as the published benchmark does. Look-ups accept both spellings.
+    """
 
     name: str
     cell: Cell
     room: int
     facing: Facing | None
     label: int
+
+    def __post_init__(self) -> None:
+        # frozen dataclass: the one place where a name becomes its display form
+        object.__setattr__(self, "name", display_name(self.name))
 
     @property
     def has_orientation(self) -> bool:
@@ -321,8 +331,8 @@ def scene_seed(scene: Scene) -> int:
 
 
 def normalise_name(name: str) -> str:
-    """Canonical item name: trimmed, lower-case, underscores and runs of spaces as single spaces."""
-    return " ".join(name.replace("_", " ").lower().split())
+    """Canonical item name for look-ups: the display name in lower case (``fire extinguisher``)."""
+    return display_name(name).lower()
 
 
 def _cell(value: Any, field_name: str) -> Cell:

@@ -2,7 +2,7 @@
 
 The files carry their own grid (``mask[x][y]``) and an ``offset`` that maps metre positions to grid
 cells (``x = pos.x + ox``, ``y = pos.z + oy``). We use both as they are, and check the file against
-itself (spec §2.9): every failure is a :class:`TosFormatError` that names the offending field.
+itself: every failure is a :class:`TosFormatError` that names the offending field.
 
 In ``falsebelief_exp.json`` the ``room_id`` of a moved object is stale (it still names the room the
 object left, in every move of the five reference scenes), so the changed scene takes each object's
@@ -21,6 +21,7 @@ from typing import Any
 
 from theory_of_space.world.geometry import Cell, Facing
 from theory_of_space.world.perturb import DEFAULT_N_CHANGES, SceneChange, diff_scenes
+from theory_of_space.world.published import resolve_scene_path
 from theory_of_space.world.scene import (
     DOOR_CONST_X,
     DOOR_CONST_Y,
@@ -29,6 +30,7 @@ from theory_of_space.world.scene import (
     Scene,
     SceneObject,
     is_room_code,
+    normalise_name,
 )
 from theory_of_space.world.scene_checks import MAX_LABEL, check_name, check_scene, parse_mask
 
@@ -46,14 +48,17 @@ def load_tos_scene(path: str | Path) -> Scene:
     """Load a published scene folder (or its ``meta_data.json``) as a :class:`Scene`.
 
     Args:
-        path: a ``runNN`` folder or the path of its ``meta_data.json``.
+        path: a ``runNN`` folder, the path of its ``meta_data.json``, or the name of a published scene
+            shipped with the package (``"tos:run00"`` … ``"tos:run04"``).
 
     Raises:
-        TosFormatError: naming the field, when the file is missing, malformed or inconsistent.
+        TosFormatError: naming the field, when the file is malformed or inconsistent.
+        FileNotFoundError: when there is no scene file at ``path``.
+        ValueError: for a ``tos:`` name that names no shipped scene (the message lists them).
 
     Example:
-        >>> scene = load_tos_scene("tos-reference/3-room/run00")  # doctest: +SKIP
-        >>> scene.object_list_text[:25]  # doctest: +SKIP
+        >>> scene = load_tos_scene("tos:run00")
+        >>> scene.object_list_text[:25]
         '1: television, 2: chair, '
     """
     folder, file = _resolve(path, META_FILE)
@@ -65,6 +70,7 @@ def load_tos_false_belief(
 ) -> tuple[Scene, tuple[SceneChange, ...]]:
     """Load the changed scene of a folder's ``falsebelief_exp.json`` with its list of changes.
 
+    ``path`` is a ``runNN`` folder, its ``falsebelief_exp.json``, or a shipped scene's name (``"tos:run00"``).
     The changes are found by comparing the two scenes object by object (a changed cell is a move, a
     changed facing of an oriented object a rotation) and checked against the file's ``_fb_changes``:
     the same objects, each marked as exactly one of a move (``pos``) or a rotation (``ori``), with
@@ -81,10 +87,11 @@ def load_tos_false_belief(
     folder, file = _resolve(path, FALSE_BELIEF_FILE)
     before = load_tos_scene(folder)
     data = _read_json(file)
-    known = {o.name for o in before.objects} | {d.name for d in before.doors}
+    # the file spells names as published (``fire_extinguisher``); the scene holds their display form
+    known = {normalise_name(o.name) for o in before.objects} | {normalise_name(d.name) for d in before.doors}
     for index, entry in enumerate(_required(data, "objects", list)):
         name = entry.get("name") if isinstance(entry, dict) else None
-        if name not in known:
+        if not isinstance(name, str) or normalise_name(name) not in known:
             raise TosFormatError(f"{file}: `objects[{index}].name` {name!r} is not an object of {META_FILE}")
     try:
         after = parse_tos_scene(
@@ -112,14 +119,14 @@ def _check_shared_cells(scene: Scene, file: Path) -> None:
 
 def _check_change_list(data: dict[str, Any], changes: tuple[SceneChange, ...], offset: Cell, file: Path) -> None:
     listed = _required(data, "_fb_changes", list)
-    by_name = {change.name: change for change in changes}
-    listed_names = sorted(str(entry.get("name")) for entry in listed if isinstance(entry, dict))
+    by_name = {normalise_name(change.name): change for change in changes}
+    listed_names = sorted(normalise_name(str(entry.get("name"))) for entry in listed if isinstance(entry, dict))
     if listed_names != sorted(by_name) or len(listed_names) != len(listed):
         raise TosFormatError(
             f"{file}: `_fb_changes` names {listed_names} but the objects that differ are {sorted(by_name)}"
         )
     for index, entry in enumerate(listed):
-        change = by_name[str(entry["name"])]
+        change = by_name[normalise_name(str(entry["name"]))]
         where = f"_fb_changes[{index}]"
         if bool(entry.get("pos")) == bool(entry.get("ori")):
             raise TosFormatError(
@@ -340,7 +347,7 @@ def _check_room_bounds(data: dict[str, Any], scene: Scene, offset: Cell) -> None
 
 
 def _resolve(path: str | Path, default_file: str) -> tuple[Path, Path]:
-    path = Path(path)
+    path = resolve_scene_path(path)
     folder, file = (path, path / default_file) if path.is_dir() else (path.parent, path)
     if not file.is_file():
         raise FileNotFoundError(f"no published scene file at {file}")

@@ -83,4 +83,18 @@ SIMPLE_ORIENTED_NAMES = (
 )
 SIMPLE_PLAIN_NAMES = ("table", "lamp", "plant", "vase", "trash can")
 
+
+def display_name(name: str) -> str:
+    """An object's name as every text a model reads shows it: underscores as spaces, one space between words.
+
+    Published scene files spell some names with underscores (``fire_extinguisher``, ``green_chair``); the
+    published benchmark shows them with spaces in observations, prompts and questions, and so do we.
+
+    Example:
+        >>> display_name("fire_extinguisher")
+        'fire extinguisher'
+    """
+    return " ".join(name.replace("_", " ").split())
+
+
 DOOR_COLOURS = ("red", "blue", "green", "yellow", "purple", "orange", "black", "white", "brown", "gray")

@@ -38,7 +38,7 @@ def require(module: str, *, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as error:
         raise MissingDependencyError(
-            f'{module} is not installed; run `pip install "theory-of-space[{extra}]"`'
+            f'{module} is not installed; in your clone of theory_of_space run `pip install -e ".[{extra}]"`'
         ) from error
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from theory_of_space.agents.base import IMAGE_PLACEHOLDER, Message
@@ -28,6 +29,7 @@ from theory_of_space.agents.config import ModelConfig
 from theory_of_space.agents.history import OMITTED_IMAGE
 
 __all__ = [
+    "PLAIN_CHAT_TEMPLATE",
     "GenerationCall",
     "GenerationWrapper",
     "HFLocalClient",
@@ -36,6 +38,13 @@ __all__ = [
 ]
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+PLAIN_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] | capitalize }}: {{ message['content'] }}\n\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+"""The ``chat_template = "plain"`` template for text-only models that ship none (base models): each message
+as a paragraph ``System: ...``, ``User: ...``, ``Assistant: ...``, and ``Assistant:`` to reply after."""
 
 
 @dataclass(frozen=True)
@@ -69,12 +78,18 @@ class LocalModel:
 
     Args:
         model: A ``transformers`` causal LM or image-text-to-text model, on its device.
-        processor: Its tokenizer (text-only models) or processor (image-text-to-text models), with a
-            chat template.
+        processor: Its tokenizer (text-only models) or processor (image-text-to-text models).
         multimodal: Whether ``processor`` takes images.
+        chat_template: ``"model"``: the processor's own chat template, which must exist; ``"plain"``:
+            :data:`PLAIN_CHAT_TEMPLATE` (text-only models).
+        name: How error messages name the model.
         batch_size: Most requests generated together.
         batch_wait_s: How long the first request of a batch waits for others.
         wrap_generation: See :data:`GenerationWrapper`.
+
+    Raises:
+        ValueError: ``chat_template="model"`` and the processor has no chat template (every request would
+            fail), or ``"plain"`` for an image-text-to-text model.
 
     Example:
         >>> local = LocalModel(model, tokenizer, multimodal=False)  # doctest: +SKIP
@@ -91,7 +106,10 @@ class LocalModel:
         batch_size: int = 8,
         batch_wait_s: float = 0.01,
         wrap_generation: GenerationWrapper | None = None,
+        chat_template: str = "model",
+        name: str = "the local model",
     ) -> None:
+        _set_chat_template(processor, chat_template, multimodal=multimodal, name=name)
         self.model = model.eval()
         self.processor = processor
         self.multimodal = multimodal
@@ -115,7 +133,8 @@ class LocalModel:
 
         Raises:
             MissingDependencyError: ``torch`` or ``transformers`` is not installed.
-            ValueError: An unknown ``dtype``.
+            FileNotFoundError: ``config.model`` is a path (it starts with ``/``, ``.`` or ``~``) to nothing.
+            ValueError: An unknown ``dtype``, a model ``transformers`` cannot load, or no chat template.
         """
         torch = require("torch", extra="local")
         transformers = require("transformers", extra="local")
@@ -128,7 +147,7 @@ class LocalModel:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
-        model_config = transformers.AutoConfig.from_pretrained(config.model)
+        model_config = _model_config(transformers, config)
         multimodal = type(model_config) in transformers.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING
         if multimodal:
             processor = transformers.AutoProcessor.from_pretrained(config.model)
@@ -142,6 +161,8 @@ class LocalModel:
             multimodal=multimodal,
             batch_size=config.batch_size,
             batch_wait_s=config.batch_wait_s,
+            chat_template=config.chat_template,
+            name=f"model config {config.name!r} ({config.model})",
         )
 
     def _stop_token_ids(self) -> frozenset[int]:
@@ -263,6 +284,36 @@ class LocalModel:
         self._worker.join()
 
 
+def _model_config(transformers: Any, config: ModelConfig) -> Any:
+    """The model's ``transformers`` config, with the reason in plain words when it cannot be read."""
+    path = Path(config.model).expanduser()
+    if config.model.startswith(("/", ".", "~")) and not path.exists():
+        raise FileNotFoundError(f"model config {config.name!r}: no local model folder at {path}")
+    try:
+        return transformers.AutoConfig.from_pretrained(config.model)
+    except (OSError, ValueError) as error:
+        reason = " ".join(str(error).split())
+        raise ValueError(
+            f"model config {config.name!r}: cannot load {config.model!r} as a transformers model "
+            f"(a local folder or a hub id): {reason}"
+        ) from None
+
+
+def _set_chat_template(processor: Any, choice: str, *, multimodal: bool, name: str) -> None:
+    """Install the plain template, or check that the model has its own (without one every call fails)."""
+    if choice == "plain":
+        if multimodal:
+            raise ValueError(f"{name}: chat_template = 'plain' is for text-only models; this one takes images")
+        processor.chat_template = PLAIN_CHAT_TEMPLATE
+    elif choice != "model":
+        raise ValueError(f"{name}: expected 'model' or 'plain' for `chat_template`, got {choice!r}")
+    elif not getattr(processor, "chat_template", None):
+        raise ValueError(
+            f"{name}: its tokenizer has no chat template, so no request could be built; set "
+            '`chat_template = "plain"` (command line: --set chat_template=plain) for role-labelled plain text'
+        )
+
+
 # ==== Shared models ====
 
 _shared: dict[tuple[Any, ...], LocalModel] = {}
@@ -275,7 +326,15 @@ def shared_local_model(config: ModelConfig) -> LocalModel:
     Agents whose configurations name the same model, device, dtype, batching and seed share one copy of
     the weights (and one batching thread), whatever their sampling settings.
     """
-    key = (config.model, config.device, config.dtype, config.batch_size, config.batch_wait_s, config.seed)
+    key = (
+        config.model,
+        config.device,
+        config.dtype,
+        config.batch_size,
+        config.batch_wait_s,
+        config.seed,
+        config.chat_template,
+    )
     with _shared_lock:
         local = _shared.get(key)
         if local is None:
