@@ -4,10 +4,9 @@ import sys
 
 import pytest
 
-from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS
 from theory_of_space.cli import build_parser, main
-from theory_of_space.commands import evaluate as evaluate_command
 from theory_of_space.commands import explore as explore_command
+from theory_of_space.runner import pipeline
 
 
 def test_run_with_no_arguments_prints_the_tables_and_the_report_path(tmp_path, capsys, monkeypatch):
@@ -53,19 +52,20 @@ def test_evaluate_takes_shipped_scenes_and_names_result_folders_by_run(tmp_path,
     assert main([*argv, "--out", str(tmp_path)]) == 0
     assert "1 scenes" in capsys.readouterr().out
     (folder,) = (tmp_path / "oracle").iterdir()
-    assert folder.name.startswith("run01-")
+    assert folder.name.startswith("tos-run01-"), folder.name
 
 
 def test_generated_result_folders_carry_the_seed(tmp_path):
     argv = ["evaluate", "--agent", "oracle", "--scenes", "2", "--first-seed", "7", "--tasks", "dir", "--questions", "1"]
     assert main([*argv, "--out", str(tmp_path)]) == 0
-    assert sorted(p.name.split("-")[0] for p in (tmp_path / "oracle").iterdir()) == ["seed7", "seed8"]
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "oracle").iterdir()) == ["seed0007", "seed0008"]
 
 
-def test_run_says_which_budget_it_runs(capsys):
-    assert main(["run"]) == 0
+def test_run_says_which_budget_it_runs(tmp_path, capsys):
+    argv = ["run", "--scenes", "0:1", "--phases", "explore", "--max-steps", "7", "--quiet", "--no-report"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert f"budget of {PROXY_MAX_EXP_STEPS} turns" in first
+    assert "scout, strategist on scenes 0:1" in first and "exploration budget 7 turns" in first
 
 
 def test_explore_prints_each_turn_as_it_happens(monkeypatch, capsys):
@@ -99,11 +99,11 @@ def test_option_prefixes_are_not_expanded():
 def test_evaluate_passes_set_to_the_model(monkeypatch):
     captured = {}
 
-    def fake_factory(spec, **kwargs):
+    def fake_roles(spec, **kwargs):
         captured.update(kwargs)
         raise SystemExit(0)
 
-    monkeypatch.setattr(evaluate_command, "agent_factory", fake_factory)
+    monkeypatch.setattr(pipeline, "build_roles", fake_roles)
     with pytest.raises(SystemExit):
         main(["evaluate", "--agent", "gpt-5.2", "--set", "temperature=0"])
     assert captured["overrides"] == {"temperature": "0"}

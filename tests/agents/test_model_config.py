@@ -217,5 +217,5 @@ def test_a_compat_entry_without_base_url_is_an_error_not_the_official_api(tmp_pa
 
 def test_chat_template_setting_is_checked() -> None:
     assert resolve_model_config("hf:/m", overrides={"chat_template": "plain"}).chat_template == "plain"
-    with pytest.raises(ValueError, match=re.escape("expected `chat_template` in ('model', 'plain')")):
+    with pytest.raises(ValueError, match=re.escape("expected one of model, plain for `chat_template`")):
         resolve_model_config("hf:/m", overrides={"chat_template": "fancy"})

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import pickle
 import re
@@ -176,12 +177,16 @@ def test_vision_views_of_the_phase_show_the_changed_scene():
     assert np.array_equal(obs["image"], expected)
 
 
-def test_published_scenes_need_their_folder(example_scene):
+def test_published_scenes_other_than_the_shipped_ones_need_their_folder(example_scene):
+    # the shipped run00 finds its own changes; the same scene under a folder name that is not shipped does not
+    _, changes = false_belief_target(example_scene)
+    assert changes == load_tos_false_belief("tos:run00")[1]
+    elsewhere = dataclasses.replace(example_scene, source={**example_scene.source, "folder": "run07"})
     with pytest.raises(ValueError, match=r"falsebelief_exp\.json"):
-        false_belief_target(example_scene)
+        false_belief_target(elsewhere)
     env = gym.make(FB_ID)
     with pytest.raises(ValueError, match="`data_dir`"):
-        env.reset(options={"scene": example_scene})
+        env.reset(options={"scene": elsewhere})
 
 
 @pytest.mark.parametrize(

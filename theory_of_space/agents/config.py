@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
 
 from theory_of_space.agents.config_checks import check_model_config
 
@@ -45,7 +44,6 @@ Provider = Literal["openai", "compat", "anthropic", "hf"]
 PROVIDERS: tuple[str, ...] = get_args(Provider)
 TokenParam = Literal["max_completion_tokens", "max_tokens"]
 ChatTemplate = Literal["model", "plain"]
-URL_SCHEMES = ("http", "https")
 
 DEFAULT_API_KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 """Where a provider's key is read when an entry names no ``api_key_env``. OpenAI-compatible servers
@@ -173,16 +171,6 @@ class ModelConfig:
         if self.input_price_per_mtok is None or self.output_price_per_mtok is None:
             return None
         return (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1e6
-
-
-def _check_url(url: str, where: str) -> None:
-    """Refuse an address the SDK would retry for minutes: it needs a scheme (http/https) and a host."""
-    parsed = urlsplit(url)
-    if parsed.scheme not in URL_SCHEMES or not parsed.netloc:
-        raise ValueError(
-            f"{where}: expected an http:// or https:// URL with a host for `base_url`, got {url!r} "
-            "(e.g. http://localhost:8000/v1)"
-        )
 
 
 # ==== Catalog: named entries and prices ====

@@ -15,6 +15,7 @@ import json
 import math
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = ["RULES", "Rule", "check_model_config"]
 
@@ -137,8 +138,19 @@ RULES: dict[str, Rule] = {
     "input_price_per_mtok": _PRICE,
     "output_price_per_mtok": _PRICE,
     "action_format": Rule(str, choices=("text", "tools")),
+    "chat_template": Rule(str, choices=("model", "plain")),
 }
 """One rule per :class:`~theory_of_space.agents.config.ModelConfig` field (a test checks that none is missing)."""
+
+
+def _check_url(url: str, where: str) -> None:
+    """Refuse an address the SDK would retry for minutes: it needs a scheme (http/https) and a host."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(
+            f"{where}: expected an http:// or https:// URL with a host for `base_url`, got {url!r} "
+            "(e.g. http://localhost:8000/v1)"
+        )
 
 
 def check_model_config(values: dict[str, Any]) -> None:
@@ -155,6 +167,12 @@ def check_model_config(values: dict[str, Any]) -> None:
         rule = RULES[name]
         if not rule.accepts(value):
             raise ValueError(f"{where}: expected {rule.expected()} for `{name}`, got {value!r}")
+    if values["provider"] == "compat" and values["base_url"] is None:
+        raise ValueError(
+            f"{where}: provider 'compat' needs `base_url`, the server's address (e.g. http://localhost:8000/v1)"
+        )
+    if values["base_url"] is not None:
+        _check_url(values["base_url"], where)
     if values["action_format"] == "tools" and values["provider"] == "hf":
         raise ValueError(f"{where}: `action_format` 'tools' needs an API provider (openai, compat, anthropic), not hf")
     if values["thinking"] and values["thinking_budget"] is None:

@@ -99,6 +99,7 @@ def experiment_of(args: argparse.Namespace) -> Experiment:
 def _run(args: argparse.Namespace) -> int:
     from theory_of_space.runner.pipeline import outcome_lines, plan_experiment, run_experiment
     from theory_of_space.runner.progress import Progress
+    from theory_of_space.runner.roles import DEFAULT_AGENTS
 
     experiment = experiment_of(args)
     if args.dry_run:
@@ -111,6 +112,12 @@ def _run(args: argparse.Namespace) -> int:
         if plan.unpriced:
             print(f"no price in the price table for: {', '.join(plan.unpriced)} (not in the estimate)")
         return 0
+    agents = ", ".join(experiment.agents or DEFAULT_AGENTS)
+    print(
+        f"{agents} on scenes {experiment.scenes}, {'/'.join(experiment.worlds)} world, "
+        f"{'/'.join(experiment.settings)}, exploration budget {experiment.max_exp_steps} turns, into {experiment.out}",
+        flush=True,
+    )
     progress = None if args.quiet else Progress()
     outcome = run_experiment(experiment, progress=progress)
     for line in outcome_lines(outcome):

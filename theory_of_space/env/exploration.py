@@ -310,10 +310,10 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     def step(self, action: str | Sequence[Action] | Sequence[dict[str, Any]]):
         if self.session is None:
             raise RuntimeError("call reset() before step()")
-        if not isinstance(action, (str, list, tuple)):
+        if not isinstance(action, (str, list, tuple, ToolCalls)):
             raise TypeError(
-                "expected the reply text (str) or a list of action objects (theory_of_space.env.actions) "
-                f"for `action`, got {type(action).__name__}: {action!r}"
+                "expected the reply text (str), a list of action objects (theory_of_space.env.actions) or of "
+                f"tool calls for `action`, got {type(action).__name__}: {action!r}"
             )
         if self.prompt_options.tools and not _is_action_objects(action):
             action = ToolCalls(action)

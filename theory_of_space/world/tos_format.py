@@ -98,23 +98,14 @@ def load_tos_false_belief(
             data, source={"kind": "tos", "folder": folder.name, "file": file.name}, room_from_mask=True
         )
         changes = diff_scenes(before, after)
-    except (TosFormatError, ValueError) as error:
+    except TosFormatError:
+        raise  # already names the folder and file
+    except ValueError as error:
         raise TosFormatError(f"{file}: {error}") from None
-    _check_shared_cells(after, file)
     _check_change_list(data, changes, _offset(data), file)
     if len(changes) != n_changes:
         raise TosFormatError(f"{file}: expected {n_changes} changed objects, found {len(changes)}")
     return after, changes
-
-
-def _check_shared_cells(scene: Scene, file: Path) -> None:
-    cells: dict[Cell, str] = {}
-    for obj in scene.objects:
-        if obj.cell in cells:
-            raise TosFormatError(
-                f"{file}: `objects[].pos` of {obj.name!r} is {obj.cell}, where {cells[obj.cell]!r} stands"
-            )
-        cells[obj.cell] = obj.name
 
 
 def _check_change_list(data: dict[str, Any], changes: tuple[SceneChange, ...], offset: Cell, file: Path) -> None:
