@@ -50,7 +50,9 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     gen = sub.add_parser("generate", help="generate with a saved steerer and report h before and after")
     _common(gen)
     gen.add_argument("--steer", required=True, help="directory written by `tos steer fit`")
-    gen.add_argument("--prompt", action="append", required=True, help="a prompt (repeat for several)")
+    gen.add_argument("--prompt", action="append", default=[], help="a prompt (repeat for several)")
+    gen.add_argument("--prompts", help="file of prompts: .txt (one per line) or .jsonl (strings or {'prompt': ...})")
+    gen.add_argument("--out", help="write one JSON line per prompt to this file instead of printing")
     gen.add_argument("--T", type=float, help="strength (default: the saved one)")
     gen.add_argument("--layer", type=int, help="steered block (default: the one it was fitted on)")
     gen.add_argument("--max-new-tokens", type=int, default=32, help="tokens to generate (default 32)")
@@ -190,11 +192,50 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_prompts(path: str | Path, field: str) -> list[Any]:
+    """Prompts from a ``.txt`` file (one per non-empty line) or ``.jsonl`` file.
+
+    A JSONL line is a string or ``{"prompt": ...}``, where the prompt is a string or a list of
+    chat messages.
+
+    Raises:
+        FileNotFoundError: when the file is missing.
+        ValueError: for an empty file or a malformed line, naming ``field`` and the line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"`{field}`: no such file {p}")
+    prompts: list[Any] = []
+    for n, line in enumerate(p.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        if p.suffix != ".jsonl":
+            prompts.append(line)
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"`{field}` {p}:{n}: invalid JSON ({exc.msg})") from exc
+        prompt = row.get("prompt") if isinstance(row, dict) else row
+        if isinstance(prompt, str) or (isinstance(prompt, list) and all(isinstance(m, dict) for m in prompt)):
+            prompts.append(prompt)
+        else:
+            raise ValueError(f"`{field}` {p}:{n}: expected a string or {{'prompt': string or messages}}")
+    if not prompts:
+        raise ValueError(f"`{field}` {p}: no prompts")
+    return prompts
+
+
 def _generate(args: argparse.Namespace) -> int:
     from .collect import collect_activations
     from .generate import steered_generate
     from .io import load_steerer
 
+    prompts: list[Any] = list(args.prompt)
+    if args.prompts:
+        prompts += read_prompts(args.prompts, "--prompts")
+    if not prompts:
+        raise ValueError("`--prompt`/`--prompts`: give at least one prompt")
     steerer = load_steerer(args.steer)
     layer = args.layer if args.layer is not None else steerer.provenance.get("layer")
     if layer is None:
@@ -204,20 +245,54 @@ def _generate(args: argparse.Namespace) -> int:
         steerer.T = float(args.T)
     if args.max_new_tokens < 1:
         raise ValueError(f"`--max-new-tokens`: expected a positive integer, got {args.max_new_tokens}")
+    if args.batch_size < 1:
+        raise ValueError(f"`--batch-size`: expected a positive integer, got {args.batch_size}")
     model, tokenizer = _load(args)
     _check_layer(model, layer, layers_path)
-    items = [(p, None) for p in args.prompt]
-    acts = collect_activations(model, tokenizer, items, layer, template=args.template, layers_path=layers_path)
-    before = steerer.value(acts)
-    after = steerer.value(steerer.steer(acts))
+    settings = {
+        "steerer": str(args.steer),
+        "method": type(steerer).__name__,
+        "layer": layer,
+        "T": steerer.T,
+        "displacement": steerer.displacement(),
+        "max_new_tokens": args.max_new_tokens,
+        "do_sample": False,
+        "template": args.template,
+        "dtype": args.dtype,
+    }
     gen = {"max_new_tokens": args.max_new_tokens, "do_sample": False, "template": args.template}
-    steered = steered_generate(model, tokenizer, args.prompt, steerer, layer, layers_path=layers_path, **gen)
-    plain = steered_generate(model, tokenizer, args.prompt, **gen) if args.show_unsteered else None
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(prompts), args.batch_size):
+        batch = prompts[start : start + args.batch_size]
+        items = [(p, None) for p in batch]
+        acts = collect_activations(
+            model, tokenizer, items, layer, template=args.template, layers_path=layers_path, batch_size=len(batch)
+        )
+        before, after = steerer.value(acts), steerer.value(steerer.steer(acts))
+        steered = steered_generate(model, tokenizer, batch, steerer, layer, layers_path=layers_path, **gen)
+        plain = steered_generate(model, tokenizer, batch, **gen) if args.show_unsteered else None
+        for i, prompt in enumerate(batch):
+            row = {
+                "prompt": prompt,
+                "completion": steered.texts[i],
+                "h_before": float(before[i]),
+                "h_after": float(after[i]),
+                "settings": settings,
+            }
+            if plain is not None:
+                row["unsteered"] = plain.texts[i]
+            rows.append(row)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        print(f"wrote {len(rows)} generations to {out}")
+        return 0
     print(f"{type(steerer).__name__} on layer {layer}, T = {steerer.T:g} (displacement {steerer.displacement():.4g})")
-    for i, prompt in enumerate(args.prompt):
-        print(f"\nprompt: {prompt}")
-        print(f"h before: {float(before[i]):.4g}   h after: {float(after[i]):.4g}")
-        print(f"steered: {steered.texts[i]}")
-        if plain is not None:
-            print(f"unsteered: {plain.texts[i]}")
+    for row in rows:
+        print(f"\nprompt: {row['prompt']}")
+        print(f"h before: {row['h_before']:.4g}   h after: {row['h_after']:.4g}")
+        print(f"steered: {row['completion']}")
+        if "unsteered" in row:
+            print(f"unsteered: {row['unsteered']}")
     return 0
