@@ -156,6 +156,11 @@ def test_bootstrap_interval_is_seeded_and_covers_the_mean():
     assert bootstrap_interval(values, seed=1) == (mean, low, high)
     assert bootstrap_interval([0.2] * 5) == (pytest.approx(0.2), pytest.approx(0.2), pytest.approx(0.2))
     assert all(math.isnan(v) for v in bootstrap_interval([]))
+    # Against the normal approximation, mean ± 1.96 sd / sqrt(n), on many values.
+    many = [((i * 37) % 101) / 100 for i in range(400)]
+    m, lo, hi = bootstrap_interval(many, seed=2)
+    half = 1.96 * (sum((v - m) ** 2 for v in many) / (len(many) - 1)) ** 0.5 / len(many) ** 0.5
+    assert lo == pytest.approx(m - half, abs=0.2 * half) and hi == pytest.approx(m + half, abs=0.2 * half)
     narrow = bootstrap_interval(values * 10, seed=1)
     assert narrow[2] - narrow[1] < (high - low) / 2
 
