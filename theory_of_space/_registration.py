@@ -7,6 +7,11 @@ import gymnasium as gym
 ENV_IDS = {
     "TheoryOfSpace/Explore-v0": ("theory_of_space.env.exploration:ExploreEnv", {}),
     "TheoryOfSpace/Explore-Vision-v0": ("theory_of_space.env.exploration:ExploreEnv", {"obs_mode": "vision"}),
+    "TheoryOfSpace/Explore-FalseBelief-v0": ("theory_of_space.env.exploration:ExploreEnv", {"false_belief": True}),
+    "TheoryOfSpace/Explore-Vision-FalseBelief-v0": (
+        "theory_of_space.env.exploration:ExploreEnv",
+        {"obs_mode": "vision", "false_belief": True},
+    ),
 }
 
 

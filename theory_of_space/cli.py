@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from theory_of_space import __version__
 from theory_of_space.commands.evaluate import add_evaluate_parser
 from theory_of_space.commands.explore import add_explore_parsers
+from theory_of_space.commands.probe import add_probe_parser
 from theory_of_space.commands.render import add_render_parser
 from theory_of_space.steering.cli import add_steer_parser
 
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_explore_parsers(subparsers)
     add_evaluate_parser(subparsers)
+    add_probe_parser(subparsers)
     add_steer_parser(subparsers)
     add_render_parser(subparsers)
     return parser

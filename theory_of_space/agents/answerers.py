@@ -4,6 +4,9 @@ Both read the question from the last user message (:func:`~theory_of_space.tasks
 and reply in the benchmark's ``THINK:`` / ``FINAL ANSWER:`` format, so the evaluation runner drives
 them exactly like models.
 
+Asked a belief probe (a cognitive map or the fog probe), each replies as the map writer of the same
+name (:mod:`theory_of_space.probes.writers`).
+
 - :class:`OracleAnswerer` answers from the true scene with each task's solver. It checks the
   generators and the scorers against each other: it must score 1.0 on every question. Asked to
   explore, it ends exploration at once.
@@ -87,6 +90,11 @@ class OracleAnswerer:
         self.questions = tuple(generate_questions(scene).questions if questions is None else questions)
 
     def act(self, messages: Sequence[Message]) -> AgentReply:
+        from theory_of_space.probes.writers import write_probe_reply  # probes replay with this module's helpers
+
+        probe = write_probe_reply("oracle", self.scene, messages)
+        if probe is not None:
+            return AgentReply(text=probe, record=CallRecord(model=self.name))
         question = find_question(_last_user_text(messages), self.questions)
         if question is None:
             return _reply(self.name, "The oracle needs no exploration.", "Actions: [Term()]")
@@ -209,6 +217,11 @@ class BeliefAnswerer:
         self._cache: tuple[tuple[str, ...], Beliefs] | None = None
 
     def act(self, messages: Sequence[Message]) -> AgentReply:
+        from theory_of_space.probes.writers import write_probe_reply  # probes replay with this module's helpers
+
+        probe = write_probe_reply("belief", self.scene, messages, query_enabled=self.query_enabled)
+        if probe is not None:
+            return AgentReply(text=probe, record=CallRecord(model=self.name))
         question = find_question(_last_user_text(messages), self.questions)
         if question is None:
             reply = self._explorer.act(messages)

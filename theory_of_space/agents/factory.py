@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from theory_of_space.agents.base import Agent
+from theory_of_space.agents.false_belief import FALSE_BELIEF_AGENTS, FalseBeliefAgent
 from theory_of_space.agents.scripted import RandomAgent, scout_agent, strategist_agent
+from theory_of_space.env.false_belief import false_belief_target
+from theory_of_space.world.perturb import SceneChange
 from theory_of_space.world.scene import Scene
 
-SCRIPTED_AGENTS = ("scout", "strategist", "random")
+SCRIPTED_AGENTS = ("scout", "strategist", "random", "oracle", "belief", "updating", "inertial")
 
 
 def is_scripted(spec: str) -> bool:
@@ -24,17 +28,24 @@ def make_agent(
     query_enabled: bool = True,
     config_path: str | None = None,
     overrides: dict[str, Any] | None = None,
+    false_belief: tuple[Scene, Sequence[SceneChange]] | None = None,
 ) -> Agent:
     """An agent for one episode on ``scene``.
 
     Args:
-        spec: ``scout``, ``strategist`` or ``random``; anything else is a model (``openai:gpt-5.2``,
-            ``anthropic:...``, ``hf:PATH``, or an entry name of the model configuration file).
+        spec: ``scout``, ``strategist`` or ``random``; ``oracle`` or ``belief`` (the non-model answerers of
+            the tasks, which also write cognitive maps; ``belief`` explores as STRATEGIST, ``oracle`` ends
+            exploration at once); ``updating`` or ``inertial`` (the scripted false-belief agents); anything
+            else is a model (``openai:gpt-5.2``, ``anthropic:...``, ``hf:PATH``, or an entry name of the model
+            configuration file).
         scene: the episode's scene (scripted proxies plan on it; models never see it).
         seed: the random agent's seed.
         query_enabled: whether proxies may plan ``Query`` actions.
         config_path: a model configuration file for model specs.
         overrides: settings that replace those of the configuration entry.
+        false_belief: the changed scene and its changes, for the false-belief agents ``updating`` and
+            ``inertial``; by default the generated perturbation of ``scene`` (a published scene needs its
+            folder's changes passed here).
     """
     name = spec.strip().lower()
     if name == "scout":
@@ -43,6 +54,13 @@ def make_agent(
         return strategist_agent(scene, query_enabled=query_enabled)
     if name == "random":
         return RandomAgent(scene, seed=seed)
+    if name in ("oracle", "belief"):
+        from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
+
+        return OracleAnswerer(scene) if name == "oracle" else BeliefAnswerer(scene, query_enabled=query_enabled)
+    if name in FALSE_BELIEF_AGENTS:
+        changed, changes = false_belief_target(scene) if false_belief is None else false_belief
+        return FalseBeliefAgent(name, scene, changed, changes, query_enabled=query_enabled)  # type: ignore[arg-type]
     from theory_of_space.agents.model_agent import make_model_agent
 
     return make_model_agent(spec, config_path=config_path, overrides=overrides)

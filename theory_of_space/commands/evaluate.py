@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from theory_of_space.commands.probe import add_probe_scoring_options, rescore_probes
 from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE
+from theory_of_space.probes.modes import EVALUATION_MODES
 from theory_of_space.runner.evaluate import (
     PROXIES,
     PUBLISHED_PROXIES,
@@ -52,6 +54,14 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--max-steps", type=int, default=20, help="active exploration budget (default 20)")
     run.add_argument("--questions", type=int, default=3, help="questions per task (default 3)")
     run.add_argument("--tasks", help=f"comma-separated task ids (default all: {','.join(TASK_IDS)})")
+    run.add_argument(
+        "--mode",
+        choices=EVALUATION_MODES,
+        default="default",
+        help="cognitive-map mode: the question alone (default), a map written with the answer "
+        "(prompt_cogmap), the true map (use_gt_cogmap) or the model's own final map (use_model_cogmap) "
+        "placed before the question",
+    )
     run.add_argument("--no-query", action="store_true", help="remove Query() from the action set")
     run.add_argument("--no-think", action="store_true", help="prompts without the THINK: section")
     run.add_argument("--model-config", help="model configuration file (for model agents)")
@@ -61,6 +71,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     again = subparsers.add_parser("rescore", help="score stored evaluation answers again, without a model")
     again.add_argument("path", help="an output folder of `tos evaluate --out`")
     again.add_argument("--write", action="store_true", help="write the new scores back into the stored files")
+    add_probe_scoring_options(again)
     again.set_defaults(func=_rescore)
 
 
@@ -88,6 +99,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         max_exp_steps=args.max_steps,
         n_per_task=args.questions,
         tasks=tasks,
+        mode=args.mode,
     )
     make = agent_factory(args.agent, query_enabled=settings.query_enabled, config_path=args.model_config)
     out = None if args.out is None else Path(args.out)
@@ -95,7 +107,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     skipped = sorted({task for run in runs for task in run.unavailable})
     label = args.agent if settings.setting == "active" else f"{args.agent} ({settings.proxy} log)"
     questions = sum(len(r.answers) for r in runs)
-    print(f"{len(runs)} scenes, {settings.world} world, {settings.setting} setting, {questions} questions")
+    mode = "" if settings.mode == "default" else f"{settings.mode} mode, "
+    print(f"{len(runs)} scenes, {settings.world} world, {settings.setting} setting, {mode}{questions} questions")
     if skipped:
         print(f"tasks some scenes could not produce: {', '.join(skipped)}")
     print(format_table([(label, summary(runs))], with_steps=settings.setting == "active"))
@@ -104,9 +117,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _rescore(args: argparse.Namespace) -> int:
     paths = find_evaluations(Path(args.path))
+    probed = rescore_probes(args)
     if not paths:
-        raise FileNotFoundError(f"no stored evaluations under {args.path}")
-    groups: dict[tuple[str, str, str, str], list[SceneEvaluation]] = {}
+        if probed:
+            return 0
+        raise FileNotFoundError(f"no stored evaluations or probe records under {args.path}")
+    groups: dict[tuple[str, str, str, str, str], list[SceneEvaluation]] = {}
     changed = 0
     for path in paths:
         # scoring reads only the stored replies: the pictures stay on disk
@@ -115,11 +131,11 @@ def _rescore(args: argparse.Namespace) -> int:
         changed += sum(a.score != b.score for a, b in zip(stored.answers, fresh.answers))
         if args.write:
             save_evaluation(fresh, path, images=False)
-        key = (fresh.settings.world, fresh.settings.setting, fresh.agent, fresh.settings.proxy)
+        key = (fresh.settings.world, fresh.settings.setting, fresh.agent, fresh.settings.proxy, fresh.settings.mode)
         groups.setdefault(key, []).append(fresh)
     print(f"{len(paths)} stored scenes re-scored; {changed} scores changed{' and written' if args.write else ''}")
-    for (world, setting, agent, proxy), runs in sorted(groups.items()):
+    for (world, setting, agent, proxy, mode), runs in sorted(groups.items()):
         label = agent if setting == "active" else f"{agent} ({proxy} log)"
-        print(f"\n{world}, {setting}:")
+        print(f"\n{world}, {setting}{'' if mode == 'default' else ', ' + mode}:")
         print(format_table([(label, summary(runs))], with_steps=setting == "active"))
     return 0

@@ -44,6 +44,11 @@ def add_explore_parsers(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a model setting of the configuration entry (repeatable), e.g. --set temperature=0",
     )
+    explore.add_argument(
+        "--false-belief",
+        action="store_true",
+        help="after exploring, change objects and play the false-belief phase (agents updating/inertial fit it)",
+    )
     explore.add_argument("--json", dest="json_out", help="also write the transcript and metrics to this JSON file")
     explore.set_defaults(func=_explore)
 
@@ -75,11 +80,25 @@ def load_scene_argument(args: argparse.Namespace) -> Scene:
 def print_episode(result: EpisodeResult) -> None:
     """The transcript (each reply's answer and the env's answer to it), then the final metrics."""
     print(f"== {result.agent} on scene {result.scene.scene_id} ==")
+    phase = "exploration"
     for turn in result.turns:
+        if turn.info.get("phase", phase) != phase:
+            phase = turn.info["phase"]
+            print(f"== {phase.replace('_', '-')} phase: " + ", ".join(_change_text(c) for c in turn.info["changes"]))
         answer = split_reply(turn.reply)[1]
         print(f"-- turn {turn.index}{'' if turn.valid else ' (invalid)'}: {answer}")
         print(turn.info["message_parts"]["result"])
     print("-- metrics: " + ", ".join(f"{key}={_fmt(result.metrics[key])}" for key in METRIC_KEYS))
+    false_belief = result.metrics.get("false_belief")
+    if false_belief:
+        keys = ("f1_pos", "f1_ori", "f1_overall", "steps", "redundancy", "action_cost")
+        print("-- false belief: " + ", ".join(f"{key}={_fmt(false_belief[key])}" for key in keys))
+
+
+def _change_text(change: dict) -> str:
+    if change["kind"] == "move":
+        return f"{change['name']} moved {tuple(change['cell_from'])} -> {tuple(change['cell_to'])}"
+    return f"{change['name']} turned {change['facing_from']} -> {change['facing_to']}"
 
 
 def _fmt(value: object) -> str:
@@ -98,12 +117,21 @@ def _run(args: argparse.Namespace) -> int:
 
 def _explore(args: argparse.Namespace) -> int:
     scene = load_scene_argument(args)
+    options = {}
+    if args.false_belief:
+        folder = Path(args.scene) if args.scene and Path(args.scene).is_dir() else None
+        options = {"false_belief": True, "data_dir": None if folder is None else str(folder.parent)}
     env = gym.make(
         "TheoryOfSpace/Explore-v0",
         max_exp_steps=args.max_steps,
         query_enabled=not args.no_query,
         think=not args.no_think,
+        **options,
     )
+    false_belief = None
+    if args.false_belief:
+        env.reset(options={"scene": scene})
+        false_belief = (env.unwrapped.false_belief_scene, env.unwrapped.false_belief_changes)
     agent = make_agent(
         args.agent,
         scene=scene,
@@ -111,6 +139,7 @@ def _explore(args: argparse.Namespace) -> int:
         query_enabled=not args.no_query,
         config_path=args.model_config,
         overrides=parse_overrides(args.overrides),
+        false_belief=false_belief,
     )
     result = run_episode(env, agent, options={"scene": scene})
     print_episode(result)

@@ -14,11 +14,19 @@ from gymnasium import spaces
 from theory_of_space.env import prompts
 from theory_of_space.env.actions import Action
 from theory_of_space.env.ascii_map import ascii_map
+from theory_of_space.env.false_belief import (
+    DEFAULT_MAX_FALSE_BELIEF_STEPS,
+    FalseBeliefPhase,
+    false_belief_target,
+    phase_prompt,
+)
+from theory_of_space.env.false_belief import invalid_feedback as false_belief_invalid_feedback
 from theory_of_space.env.knowledge import INITIAL_POS
 from theory_of_space.env.session import ExplorationSession, TurnOutcome
 from theory_of_space.env.text import IMAGE_OBSERVATION
 from theory_of_space.env.text_space import Text
 from theory_of_space.world.generate import OBJECT_SAMPLERS, TOPOLOGIES, generate_scene
+from theory_of_space.world.perturb import DEFAULT_N_CHANGES, SceneChange
 from theory_of_space.world.scene import Pose, Scene
 from theory_of_space.world.tos_format import load_tos_scene
 
@@ -81,6 +89,15 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     ``terminated`` after a valid ``Term()``; ``truncated`` on the step that uses the last unit of the
     ``max_exp_steps`` budget. The env counts the budget itself: do not add a ``TimeLimit``.
 
+    With ``false_belief=True`` (ids ``TheoryOfSpace/Explore-FalseBelief-v0`` and
+    ``TheoryOfSpace/Explore-Vision-FalseBelief-v0``) the end of exploration does not end the episode:
+    that step's observation adds the false-belief phase prompt, ``n_changes`` objects are moved or
+    rotated, and the agent stands on its start cell facing north again, remembering the items it
+    observed. The phase has its own budget (``max_false_belief_steps``) and ends with
+    ``Term(changes="obj: type, ...")`` (``terminated``) or when its budget is spent (``truncated``); a
+    plain ``Term()`` is then an invalid step. Rewards are 0 during this phase: it is scored by the
+    identification figures in ``info``. Views of this phase show the changed scene.
+
     ## Information
 
     Every step: ``phase``, ``phase_end`` (``"term"``/``"budget"``/None), ``valid``, ``invalid_reason``
@@ -94,6 +111,14 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     solver runs only once, at the end of the episode, and the value appears on the final step. On the
     final step ``metrics`` holds the exploration metrics of spec §9.4.
 
+    False belief: ``phase`` is ``"exploration"`` or ``"false_belief"``; the step that ends exploration
+    has ``phase_end`` set and the phase prompt as ``message_parts["phase_prompt"]``. Every step of the
+    second phase has ``changes`` (what changed: name, kind ``move``/``rotate``, cells and facings before
+    and after), ``first_seen_changed`` and ``first_seen_unchanged`` (the objects an Observe of this step
+    showed for the first time in the phase) and the phase's own counters; its last step has
+    ``false_belief`` (identification F1 for moves, rotations and overall, steps, redundancy, the parsed
+    report) and ``metrics`` (the exploration metrics with the same ``false_belief`` entry).
+
     ## Arguments
 
     - ``scene_source``: ``"procedural"`` (default) or ``"dataset"`` (published folders in ``data_dir``;
@@ -106,6 +131,9 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     - ``think``: whether prompts ask for a ``THINK:`` section (default True).
     - ``max_exp_steps``: the turn budget (default 20). ``query_enabled``: allow ``Query`` (default True).
     - ``reward``: ``"info_gain"``, ``"coverage"`` or ``"none"``.
+    - ``false_belief``: add the false-belief phase (default False); ``n_changes``: objects changed (4);
+      ``max_false_belief_steps``: that phase's budget (15). Published scenes take the changes from
+      their folder's ``falsebelief_exp.json``.
     - ``info_gain_normaliser``: ``"box"`` (default, never negative) or ``"published"``.
     - ``render_mode``: ``"ansi"`` (a top-down ASCII map with the agent), ``"rgb_array"`` (a top-down
       picture of the whole scene with the agent and the cells it sees) or None.
@@ -116,6 +144,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
 
     - v0: initial release; the vision world (``obs_mode="vision"``) and ``render_mode="rgb_array"``
       were added without changing the text world.
+      The false-belief phase (``false_belief=True`` and its two ids) was added the same way: with the
+      option off, episodes are unchanged.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -138,6 +168,9 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         query_enabled: bool = True,
         reward: str = "info_gain",
         info_gain_normaliser: str = "box",
+        false_belief: bool = False,
+        n_changes: int = DEFAULT_N_CHANGES,
+        max_false_belief_steps: int = DEFAULT_MAX_FALSE_BELIEF_STEPS,
         render_mode: str | None = None,
         **unknown: Any,
     ) -> None:
@@ -164,6 +197,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         _choice("object_sampler", object_sampler, OBJECT_SAMPLERS)
         if not isinstance(max_exp_steps, int) or max_exp_steps < 1:
             raise ValueError(f"expected a positive integer for `max_exp_steps`, got {max_exp_steps!r}")
+        _check_false_belief_options(false_belief, n_changes, max_false_belief_steps)
         if scene_source == "dataset":
             if data_dir is None:
                 raise ValueError("expected `data_dir` (a folder of runNN scene folders) for scene_source='dataset'")
@@ -187,6 +221,9 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         self.reward_kind = reward
         self.info_gain_normaliser = info_gain_normaliser
         self.render_mode = render_mode
+        self.false_belief = false_belief
+        self.n_changes = n_changes
+        self.max_false_belief_steps = max_false_belief_steps
         self.prompt_options = prompts.PromptOptions(
             think=think, query_enabled=query_enabled, max_exp_steps=max_exp_steps, vision=obs_mode == "vision"
         )
@@ -200,6 +237,10 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         self.session: ExplorationSession | None = None
         self._scene_folder: Path | None = None
         self._published: DatasetImages | None = None
+        self.false_belief_scene: Scene | None = None
+        self.false_belief_changes: tuple[SceneChange, ...] = ()
+        self.false_belief_phase: FalseBeliefPhase | None = None
+        self._exploration_metrics: dict[str, Any] = {}
 
     # ---- gymnasium API -----------------------------------------------------------------------
 
@@ -214,6 +255,11 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         )
         self._last_gain = 0.0
         self._last_coverage = 0.0
+        self.false_belief_phase = None
+        if self.false_belief:
+            self.false_belief_scene, self.false_belief_changes = false_belief_target(
+                self.scene, n_changes=self.n_changes, folder=self._scene_folder
+            )
         text = prompts.initial_message(self.scene, self.prompt_options)
         info = {
             "system_prompt": prompts.system_message(self.prompt_options),
@@ -231,10 +277,12 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     def step(self, action: str | Sequence[Action]):
         if self.session is None:
             raise RuntimeError("call reset() before step()")
+        if self.false_belief_phase is not None:
+            return self._false_belief_step(action)
         if self.session.done:
             raise RuntimeError("the episode has ended; call reset()")
         outcome = self.session.play(action)
-        view = self._attach_view(outcome) if self.obs_mode == "vision" else None
+        view = self._attach_view(outcome, self.session, self.scene) if self.obs_mode == "vision" else None
         final = outcome.phase_end is not None
         reward = self._reward(outcome, final)
         parts = self._message_parts(outcome)
@@ -245,6 +293,8 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             obs["image"] = self._blank_image() if view is None else view
             info["image_attached"] = view is not None
             info["images"] = [] if view is None else [view]
+        if final and self.false_belief:
+            return self._start_false_belief(obs, reward, info)
         terminated = outcome.phase_end == "term"
         truncated = outcome.phase_end == "budget"
         return obs, reward, terminated, truncated, info
@@ -252,12 +302,14 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None or self.scene is None or self.session is None:
             return None
-        pose = Pose(self.session.cell, self.session.facing)
+        phase = self.false_belief_phase
+        session, scene = (self.session, self.scene) if phase is None else (phase.session, phase.scene)
+        pose = Pose(session.cell, session.facing)
         if self.render_mode == "rgb_array":
             from theory_of_space.env.topdown import render_topdown
 
-            return render_topdown(self.scene, pose, rooms=self.session.rooms).image
-        return ascii_map(self.scene, pose)
+            return render_topdown(scene, pose, rooms=session.rooms).image
+        return ascii_map(scene, pose)
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -325,19 +377,20 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             sheet = reference_sheet(self.scene)
         return [calibration, sheet]
 
-    def _attach_view(self, outcome: TurnOutcome) -> np.ndarray | None:
+    def _attach_view(
+        self, outcome: TurnOutcome, session: ExplorationSession | None, scene: Scene | None
+    ) -> np.ndarray | None:
         """Replace an Observe's text with the image placeholder and return the picture it stands for."""
         observed = [result for result in outcome.results if result.action == "Observe()" and result.ok]
         if not observed:
             return None
-        session, scene = self.session, self.scene
         assert session is not None and scene is not None
         result = observed[-1]
         outcome.message = outcome.message.replace(result.message, IMAGE_OBSERVATION, 1)
         result.message = IMAGE_OBSERVATION
         if self._published is not None:
             anchor = None if session.anchor == INITIAL_POS else session.anchor
-            return self._published.view(anchor, session.facing)
+            return self._published.view(anchor, session.facing, changed=session.false_belief)
         from theory_of_space.env.image import render_view
 
         pose = Pose(session.cell, session.facing)
@@ -356,8 +409,9 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             return float(delta) if outcome.valid else 0.0
         return 0.0
 
-    def _message_parts(self, outcome: TurnOutcome) -> dict[str, str]:
-        assert self.session is not None
+    def _message_parts(self, outcome: TurnOutcome, session: ExplorationSession | None = None) -> dict[str, str]:
+        session = self.session if session is None else session
+        assert session is not None
         result = (
             outcome.message
             if outcome.valid
@@ -365,12 +419,68 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         )
         if outcome.phase_end == "term":
             return {"result": result, "budget": "", "footer": ""}
-        budget = prompts.budget_line(self.session.budget_left)
+        budget = prompts.budget_line(session.budget_left)
         footer = "" if outcome.phase_end else prompts.format_footer(self.prompt_options)
         return {"result": result, "budget": budget, "footer": footer}
 
-    def _common_info(self) -> dict[str, Any]:
-        session = self.session
+    # ---- false belief ------------------------------------------------------------------------
+
+    def _start_false_belief(self, obs: dict[str, Any], reward: float, info: dict[str, Any]):
+        """End exploration and open the false-belief phase: its prompt joins this step's observation."""
+        assert self.session is not None and self.false_belief_scene is not None
+        self._exploration_metrics = dict(info["metrics"])
+        self.false_belief_phase = FalseBeliefPhase(
+            self.false_belief_scene,
+            self.false_belief_changes,
+            remembered=self.session.coverage.observed,
+            max_steps=self.max_false_belief_steps,
+            query_enabled=self.prompt_options.query_enabled,
+            info_gain_normaliser=self.info_gain_normaliser,  # type: ignore[arg-type]
+        )
+        parts = info["message_parts"]
+        parts["phase_prompt"] = phase_prompt(
+            len(self.false_belief_changes), self.max_false_belief_steps, self.prompt_options
+        )
+        parts["footer"] = prompts.format_footer(self.prompt_options)
+        obs["text"] = "\n\n".join(parts[key] for key in ("result", "budget", "phase_prompt", "footer") if parts[key])
+        return obs, reward, False, False, info
+
+    def _false_belief_step(self, action: str | Sequence[Action]):
+        phase = self.false_belief_phase
+        assert phase is not None
+        if phase.session.done:
+            raise RuntimeError("the episode has ended; call reset()")
+        outcome, phase_info = phase.play(action)
+        view = self._attach_view(outcome, phase.session, phase.scene) if self.obs_mode == "vision" else None
+        parts = self._message_parts(outcome, phase.session)
+        if not outcome.valid:
+            parts["result"] = false_belief_invalid_feedback(outcome.invalid_detail or "", self.prompt_options)
+        info = {
+            **self._common_info(phase.session),
+            "phase": "false_belief",
+            "phase_end": outcome.phase_end,
+            "valid": outcome.valid,
+            "invalid_reason": outcome.invalid_reason,
+            "invalid_detail": outcome.invalid_detail,
+            "actions": [str(a) for a in outcome.actions],
+            "action_results": [r.to_dict() for r in outcome.results],
+            "step_cost": outcome.cost,
+            "visible": [] if outcome.view is None else list(outcome.view.names),
+            "newly_observed": list(outcome.newly_observed),
+            "message_parts": parts,
+            **phase_info,
+        }
+        if "false_belief" in phase_info:
+            info["metrics"] = {**self._exploration_metrics, "false_belief": phase_info["false_belief"]}
+        obs: dict[str, Any] = {"text": "\n\n".join(part for part in parts.values() if part)}
+        if self.obs_mode == "vision":
+            obs["image"] = self._blank_image() if view is None else view
+            info["image_attached"] = view is not None
+            info["images"] = [] if view is None else [view]
+        return obs, 0.0, outcome.phase_end == "term", outcome.phase_end == "budget", info
+
+    def _common_info(self, session: ExplorationSession | None = None) -> dict[str, Any]:
+        session = self.session if session is None else session
         assert session is not None
         return {
             "phase": "exploration",
@@ -423,6 +533,14 @@ def _check_generator_settings(settings: dict[str, Any]) -> None:
     if key not in _FEASIBLE_SETTINGS:
         generate_scene(0, **settings)
         _FEASIBLE_SETTINGS.add(key)
+
+
+def _check_false_belief_options(false_belief: Any, n_changes: Any, max_steps: Any) -> None:
+    if not isinstance(false_belief, bool):
+        raise ValueError(f"expected True or False for `false_belief`, got {false_belief!r}")
+    for field, value in (("n_changes", n_changes), ("max_false_belief_steps", max_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"expected a positive integer for `{field}`, got {value!r}")
 
 
 def _choice(field: str, value: Any, allowed: Sequence[Any]) -> None:

@@ -74,6 +74,9 @@ class ExplorationSession:
         max_steps: the turn budget; every turn, valid or not, uses one unit.
         query_enabled: whether ``Query`` is part of the grammar.
         info_gain_normaliser: ``"box"`` (ours, never negative) or ``"published"``.
+        false_belief: the false-belief phase: it must end with ``Term(changes="...")``.
+        remembered: items observed before this session (in the exploration phase), which may be
+            jumped to or queried without being observed again.
     """
 
     def __init__(
@@ -83,11 +86,15 @@ class ExplorationSession:
         max_steps: int = 20,
         query_enabled: bool = True,
         info_gain_normaliser: InfoGainNormaliser = "box",
+        false_belief: bool = False,
+        remembered: Sequence[str] = (),
     ) -> None:
         self.scene = scene
         self.max_steps = max_steps
         self.query_enabled = query_enabled
         self.info_gain_normaliser = info_gain_normaliser
+        self.false_belief = false_belief
+        self.remembered = frozenset(remembered)
         self.cell = scene.start.cell
         self.facing: Facing = scene.start.facing
         self.rooms = scene.rooms_at(self.cell)
@@ -140,13 +147,17 @@ class ExplorationSession:
 
     def _parse(self, reply: str | Sequence[Action]) -> ParsedTurn | InvalidTurn:
         if isinstance(reply, str):
-            return parse_actions(split_reply(reply)[1], query_enabled=self.query_enabled)
+            return parse_actions(
+                split_reply(reply)[1], query_enabled=self.query_enabled, false_belief=self.false_belief
+            )
         actions = list(reply)
         if not all(isinstance(a, (JumpTo, Rotate, Observe, Query, Term)) for a in actions):
             return InvalidTurn("unknown_action", f"expected action objects, got {actions!r}")
         if not self.query_enabled and any(isinstance(a, Query) for a in actions):
             return InvalidTurn("unknown_action", "Query is disabled in this environment")
-        if any(isinstance(a, Term) and a.changes is not None for a in actions):
+        if any(isinstance(a, Term) and (a.changes is None) == self.false_belief for a in actions):
+            if self.false_belief:
+                return InvalidTurn("wrong_term_form", 'end the false-belief phase with Term(changes="...")')
             return InvalidTurn("wrong_term_form", "Term takes no argument during exploration")
         return check_sequence(actions)
 
@@ -171,7 +182,8 @@ class ExplorationSession:
             result = self._query(final, outcome)
         else:
             self.action_counts["term"] += 1
-            result = ActionResult(str(final), True, text.EXPLORATION_TERMINATED)
+            ended = text.FALSE_BELIEF_TERMINATED if self.false_belief else text.EXPLORATION_TERMINATED
+            result = ActionResult(str(final), True, ended)
         outcome.results.append(result)
         if not result.ok:
             outcome.failed = True
@@ -219,7 +231,7 @@ class ExplorationSession:
         item = self.scene.item(name)
         if item is None:
             return None, "object not found"
-        if not self.coverage.has_observed(item.name):
+        if not (self.coverage.has_observed(item.name) or item.name in self.remembered):
             return item, "object not observed yet"
         return item, None
 

@@ -10,6 +10,7 @@ EMPTY_VIEW = "You observe: No objects in field of view."
 IMAGE_OBSERVATION = "You observe: <image>."
 PROXIMITY_HEADER = 'Assume your current facing direction is called "north":'
 EXPLORATION_TERMINATED = "Exploration terminated."
+FALSE_BELIEF_TERMINATED = "False-belief exploration terminated."
 
 
 def item_line(view: ItemView) -> str:

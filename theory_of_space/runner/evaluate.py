@@ -32,6 +32,16 @@ from theory_of_space.agents.factory import make_agent
 from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS
 from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE, MIN_IMAGE_SIZE
 from theory_of_space.env.prompts import PromptOptions, initial_message, system_message
+from theory_of_space.probes.cogmap import map_prompt
+from theory_of_space.probes.modes import (
+    check_mode,
+    gt_cogmap_json,
+    mode_messages,
+    model_cogmap_json,
+    scored_reply,
+)
+from theory_of_space.probes.replay import replay_episode
+from theory_of_space.probes.requests import build_probe_requests
 from theory_of_space.runner.episode import exploration_history, run_episode
 from theory_of_space.tasks import (
     TASK_IDS,
@@ -84,8 +94,11 @@ class EvaluationSettings:
     """The active exploration budget; the passive proxy uses the proxy budget."""
     n_per_task: int = 3
     tasks: tuple[str, ...] = TASK_IDS
+    mode: str = "default"
+    """The cognitive-map mode of :mod:`theory_of_space.probes.modes`."""
 
     def __post_init__(self) -> None:
+        check_mode(self.mode)
         if self.setting not in SETTINGS:
             raise ValueError(f"expected active or passive for `setting`, got {self.setting!r}")
         if self.world not in WORLDS:
@@ -114,6 +127,7 @@ class EvaluationSettings:
             "max_exp_steps": self.max_exp_steps,
             "n_per_task": self.n_per_task,
             "tasks": list(self.tasks),
+            "mode": self.mode,
         }
 
     @classmethod
@@ -178,6 +192,10 @@ class SceneEvaluation:
     image_files: list[list[str]] = field(default_factory=list)
     """Per conversation message, the PNG files of its pictures, relative to the record's folder; by
     default named after the message and picture indices."""
+    cogmap: str | None = None
+    """The map placed before every question (``use_gt_cogmap``, ``use_model_cogmap``)."""
+    cogmap_reply: str | None = None
+    """The model's reply to the final global probe (``use_model_cogmap``)."""
 
     def __post_init__(self) -> None:
         if not self.image_files:
@@ -214,6 +232,8 @@ class SceneEvaluation:
             "exploration": self.exploration,
             "unavailable": self.unavailable,
             "tasks": tasks,
+            **({"cogmap": self.cogmap} if self.cogmap is not None else {}),
+            **({"cogmap_reply": self.cogmap_reply} if self.cogmap_reply is not None else {}),
         }
 
     @classmethod
@@ -231,6 +251,8 @@ class SceneEvaluation:
             unavailable=dict(data["unavailable"]),
             answers=[AnswerRecord.from_dict(r) for task in data["tasks"].values() for r in task.values()],
             image_files=[[str(name) for name in m.get("images", ())] for m in data["conversation"]],
+            cogmap=data.get("cogmap"),
+            cogmap_reply=data.get("cogmap_reply"),
         )
 
     def scores(self) -> list[tuple[str, float]]:
@@ -328,22 +350,45 @@ def evaluate_scene(
         evaluation = SceneEvaluation(scene, agent.name, settings, conversation, metrics, dict(suite.unavailable))
         if on_explored is not None:
             on_explored(evaluation)
+    if settings.mode in ("use_gt_cogmap", "use_model_cogmap") and evaluation.cogmap is None:
+        evaluation.cogmap, evaluation.cogmap_reply = cogmap_for_mode(scene, evaluation.conversation, agent, settings)
     answered = {r.question.qid for r in evaluation.answers}
     for question in suite.questions:
         if question.qid in answered:
             continue
-        reply = agent.act(question_messages(evaluation.conversation, question, think=settings.think))
-        score = score_question(question, reply.text, scene)
+        request = question_messages(evaluation.conversation, question, think=settings.think)
+        reply = agent.act(mode_messages(request, settings.mode, cogmap=evaluation.cogmap))
+        score = score_question(question, scored_reply(reply.text, settings.mode), scene)
         evaluation.answers.append(AnswerRecord(question, reply.text, score, reply.record.to_dict()))
         if on_answer is not None:
             on_answer(evaluation)
     return evaluation
 
 
+def cogmap_for_mode(
+    scene: Scene, conversation: Sequence[Message], agent: Agent, settings: EvaluationSettings
+) -> tuple[str, str | None]:
+    """The map placed before the questions, and the model's probe reply it came from (``use_model_cogmap``).
+
+    ``use_gt_cogmap``: the true map with the agent at the exploration's final pose. ``use_model_cogmap``: the
+    agent is asked the final global map probe once and its map (``{}`` if it wrote none) is used.
+    """
+    replay = replay_episode(scene, conversation, query_enabled=settings.query_enabled, solver=False)
+    if settings.mode == "use_gt_cogmap":
+        pose = replay.turns[-1].pose if replay.turns else scene.start
+        return gt_cogmap_json(scene, pose), None
+    requests = build_probe_requests(replay, kinds=("global",))
+    messages = requests[-1].messages if requests else (*conversation, Message("user", map_prompt("global")))
+    reply = agent.act(list(messages)).text
+    return model_cogmap_json(scene, reply), reply
+
+
 def episode_dir(root: Path, agent: str, scene: Scene, settings: EvaluationSettings) -> Path:
     """``{root}/{agent}/{scene_id}/{text|vision}/{active|passive}/{think|nothink}[/{proxy}]`` (spec §13)."""
     mode = "think" if settings.think else "nothink"
     path = root / _safe(agent) / scene.scene_id / settings.world / settings.setting / mode
+    if settings.mode != "default":
+        path = path / settings.mode
     return path / settings.proxy if settings.setting == "passive" else path
 
 
@@ -476,7 +521,11 @@ def evaluate(
 
 def rescore(evaluation: SceneEvaluation) -> SceneEvaluation:
     """The same record with every stored reply scored again by the current scorers (no model call)."""
-    answers = [replace(r, score=score_question(r.question, r.reply, evaluation.scene)) for r in evaluation.answers]
+    mode = evaluation.settings.mode
+    answers = [
+        replace(r, score=score_question(r.question, scored_reply(r.reply, mode), evaluation.scene))
+        for r in evaluation.answers
+    ]
     return replace(evaluation, answers=answers)
 
 

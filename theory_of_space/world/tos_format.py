@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from theory_of_space.world.geometry import Cell, Facing
-from theory_of_space.world.perturb import ObjectChange, diff_scenes
+from theory_of_space.world.perturb import DEFAULT_N_CHANGES, SceneChange, diff_scenes
 from theory_of_space.world.scene import (
     DOOR_CONST_X,
     DOOR_CONST_Y,
@@ -59,32 +59,90 @@ def load_tos_scene(path: str | Path) -> Scene:
     return parse_tos_scene(_read_json(file), source={"kind": "tos", "folder": folder.name, "file": file.name})
 
 
-def load_tos_false_belief(path: str | Path) -> tuple[Scene, tuple[ObjectChange, ...]]:
+def load_tos_false_belief(
+    path: str | Path, *, n_changes: int = DEFAULT_N_CHANGES
+) -> tuple[Scene, tuple[SceneChange, ...]]:
     """Load the changed scene of a folder's ``falsebelief_exp.json`` with its list of changes.
 
     The changes are found by comparing the two scenes object by object (a changed cell is a move, a
-    changed facing of an oriented object a rotation) and checked against the file's ``_fb_changes``.
+    changed facing of an oriented object a rotation) and checked against the file's ``_fb_changes``:
+    the same objects, each marked as exactly one of a move (``pos``) or a rotation (``ori``), with
+    the same cells and facings before and after.
+
+    Args:
+        path: a ``runNN`` folder or the path of its ``falsebelief_exp.json``.
+        n_changes: how many changes the file must hold (spec §2.11).
+
+    Raises:
+        TosFormatError: naming the object and the field, when the file is inconsistent with the
+            scene (an unknown object, an object moved onto a wall or a door, a wrong change list).
     """
     folder, file = _resolve(path, FALSE_BELIEF_FILE)
     before = load_tos_scene(folder)
     data = _read_json(file)
-    after = parse_tos_scene(data, source={"kind": "tos", "folder": folder.name, "file": file.name}, room_from_mask=True)
-    changes = diff_scenes(before, after)
-    listed = data.get("_fb_changes")
-    if not isinstance(listed, list):
-        raise TosFormatError(f"{file}: expected a list for `_fb_changes`, got {type(listed).__name__}")
-    listed_names = sorted(str(entry.get("name")) for entry in listed)
-    found_names = sorted(change.name for change in changes)
-    if listed_names != found_names:
-        raise TosFormatError(
-            f"{file}: `_fb_changes` names {listed_names} but the objects that differ are {found_names}"
+    known = {o.name for o in before.objects} | {d.name for d in before.doors}
+    for index, entry in enumerate(_required(data, "objects", list)):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name not in known:
+            raise TosFormatError(f"{file}: `objects[{index}].name` {name!r} is not an object of {META_FILE}")
+    try:
+        after = parse_tos_scene(
+            data, source={"kind": "tos", "folder": folder.name, "file": file.name}, room_from_mask=True
         )
-    for entry in listed:
+        changes = diff_scenes(before, after)
+    except (TosFormatError, ValueError) as error:
+        raise TosFormatError(f"{file}: {error}") from None
+    _check_shared_cells(after, file)
+    _check_change_list(data, changes, _offset(data), file)
+    if len(changes) != n_changes:
+        raise TosFormatError(f"{file}: expected {n_changes} changed objects, found {len(changes)}")
+    return after, changes
+
+
+def _check_shared_cells(scene: Scene, file: Path) -> None:
+    cells: dict[Cell, str] = {}
+    for obj in scene.objects:
+        if obj.cell in cells:
+            raise TosFormatError(
+                f"{file}: `objects[].pos` of {obj.name!r} is {obj.cell}, where {cells[obj.cell]!r} stands"
+            )
+        cells[obj.cell] = obj.name
+
+
+def _check_change_list(data: dict[str, Any], changes: tuple[SceneChange, ...], offset: Cell, file: Path) -> None:
+    listed = _required(data, "_fb_changes", list)
+    by_name = {change.name: change for change in changes}
+    listed_names = sorted(str(entry.get("name")) for entry in listed if isinstance(entry, dict))
+    if listed_names != sorted(by_name) or len(listed_names) != len(listed):
+        raise TosFormatError(
+            f"{file}: `_fb_changes` names {listed_names} but the objects that differ are {sorted(by_name)}"
+        )
+    for index, entry in enumerate(listed):
+        change = by_name[str(entry["name"])]
+        where = f"_fb_changes[{index}]"
         if bool(entry.get("pos")) == bool(entry.get("ori")):
             raise TosFormatError(
-                f"{file}: `_fb_changes` entry {entry.get('name')!r} must be exactly one of a move or a rotation"
+                f"{file}: `{where}` ({change.name!r}) must be exactly one of a move (pos) or a rotation (ori)"
             )
-    return after, changes
+        if bool(entry.get("pos")) != (change.kind == "move"):
+            stated = "move" if entry.get("pos") else "rotation"
+            raise TosFormatError(
+                f"{file}: `{where}` says {change.name!r} is a {stated} but the object was {change.kind}d"
+            )
+        for key, cell in (("pos_from", change.cell_from), ("pos_to", change.cell_to)):
+            stated_cell = _grid_cell(_required(entry, key, dict, where), offset, f"{where}.{key}")
+            if stated_cell != cell:
+                raise TosFormatError(
+                    f"{file}: `{where}.{key}` of {change.name!r} is {stated_cell} but the scenes give {cell}"
+                )
+        if change.kind == "rotate":
+            assert change.facing_to is not None
+            stated_facing = entry.get("orientation_to")
+            if stated_facing != change.facing_to.label:
+                raise TosFormatError(
+                    f"{file}: `{where}.orientation_to` of {change.name!r} is {stated_facing!r} "
+                    f"but the object faces {change.facing_to.label!r}"
+                )
 
 
 def parse_tos_scene(
@@ -165,7 +223,7 @@ def _object(
     if room_from_mask:
         code = _code_at(mask, cell)
         if code is None or not is_room_code(code):
-            raise TosFormatError(f"`{where}.pos` {cell} is not on a floor cell (mask code {code})")
+            raise TosFormatError(f"`{where}.pos` of {name!r} is {cell}, not a floor cell (mask code {code})")
         room = code
     if _code_at(mask, cell) != room:
         raise TosFormatError(
