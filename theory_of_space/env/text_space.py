@@ -16,8 +16,4 @@ class Text(spaces.Text):
     """
 
     def contains(self, x: Any) -> bool:
-        return (
-            isinstance(x, str)
-            and self.min_length <= len(x) <= self.max_length
-            and self.character_set.issuperset(x)
-        )
+        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length and self.character_set.issuperset(x)

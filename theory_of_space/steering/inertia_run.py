@@ -171,7 +171,9 @@ class SweepConfig:
 
 @dataclass
 class _Timer:
-    seconds: dict[str, float] = field(default_factory=lambda: {"collection": 0.0, "fitting": 0.0, "scoring": 0.0})
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"collection": 0.0, "fitting": 0.0, "scoring": 0.0, "generation": 0.0}
+    )
 
     def add(self, key: str, since: float) -> None:
         self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - since
@@ -236,6 +238,12 @@ def run_inertia_sweep(
     pos, neg = collect_pair_activations(model, tokenizer, pairs, layers, **opts)
     prompt_acts = prompt_activations(model, tokenizer, pairs, layers, **opts)
     timer.add("collection", t0)
+    for layer in layers:
+        if torch.equal(pos[layer], neg[layer]):
+            raise ValueError(
+                f"positive and negative completions give identical activations at layer {layer}; "
+                "does the tokenizer map the completions' JSON to distinct tokens?"
+            )
     tokens = sum(len(tokenizer(json.dumps(p.prompt))["input_ids"]) for p in pairs)
 
     folds = scene_folds([p.scene for p in pairs], cfg.n_folds, seed=cfg.seed)
@@ -342,7 +350,7 @@ def run_inertia_sweep(
                     **cfg.generate_kwargs,
                 )
                 r.probe = probe_metrics(scores, [p.kind for p in val_pairs])
-            timer.add("scoring", t0)
+            timer.add("generation", t0)
         winner = select_point(candidates, unsteered_row)
         test_pairs = [pairs[i] for i in test_idx]
         t0 = time.perf_counter()
