@@ -42,6 +42,8 @@ from .inertia import (
     write_jsonl,
 )
 from .methods import CAA, ITI, ODESteer, RepE, Steerer, StepODESteer
+from .rendering import render
+from .tokens import encode
 
 METHODS = ("odesteer", "step-odesteer", "caa", "iti", "repe")
 
@@ -244,7 +246,7 @@ def run_inertia_sweep(
                 f"positive and negative completions give identical activations at layer {layer}; "
                 "does the tokenizer map the completions' JSON to distinct tokens?"
             )
-    tokens = sum(len(tokenizer(json.dumps(p.prompt))["input_ids"]) for p in pairs)
+    tokens = sum(len(encode(tokenizer, render(tokenizer, p.prompt, None))) for p in pairs)
 
     folds = scene_folds([p.scene for p in pairs], cfg.n_folds, seed=cfg.seed)
     rows: list[SweepRow] = []
@@ -412,7 +414,8 @@ def run_inertia_sweep(
             ),
         },
         "validation_curves": _curves(rows),
-        "timing": {**timer.seconds, "total": total, "pair_prompt_tokens": tokens},
+        "timing": {**timer.seconds, "total": total},
+        "prompt_tokens": tokens,
     }
     (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (root / "summary.md").write_text(_markdown(summary))
@@ -477,7 +480,7 @@ def _markdown(summary: Mapping[str, Any]) -> str:
         f"{_fmt(c['mean'])} [{_fmt(c['low'])}, {_fmt(c['high'])}] |",
         f"| preference margin | | | {_fmt(md['mean'])} [{_fmt(md['low'])}, {_fmt(md['high'])}] |",
         "",
-        "Timing (s): " + ", ".join(f"{k} {v:.2f}" for k, v in summary["timing"].items() if k != "pair_prompt_tokens"),
+        "Timing (s): " + ", ".join(f"{k} {v:.2f}" for k, v in summary["timing"].items()),
         "",
     ]
     return "\n".join(lines)
