@@ -249,7 +249,7 @@ def pipeline_benchmark(model: torch.nn.Module, device: torch.device, repeats: in
     batches = [left_pad(ids[i : i + batch], 0) for i in range(0, len(ids), batch)]
     n_tokens = sum(len(s) for s in ids)
 
-    @torch.no_grad()
+    @torch.inference_mode()  # as collect_activations runs
     def plain() -> None:
         for b_ids, mask in batches:
             model(
