@@ -11,14 +11,14 @@ import torch
 
 from theory_of_space.steering import load_steerer
 from theory_of_space.steering.cli import add_steer_parser
-from theory_of_space.steering.inertia import pairs_from_episodes, scene_folds, write_jsonl
+from theory_of_space.steering.inertia import pairs_from_episodes, write_jsonl
 from theory_of_space.steering.inertia_run import (
     SweepConfig,
-    pair_margins,
     prompt_activations,
+    readout_report,
     run_inertia_sweep,
 )
-from theory_of_space.steering.readout import cross_fit_readouts, encoded_state
+from theory_of_space.steering.readout import LinearReadout
 
 from .planted import PLANTED_LAYER, corpus, make_episodes, make_planted_model, make_tokenizer
 
@@ -56,18 +56,16 @@ def test_sweep_finds_the_planted_layer_and_steering_moves_inertia_both_ways(tmp_
     # The read-out finds the planted state (the new position) at the planted layer, not before it,
     # also on the pairs where the answer shows inertia.
     pairs = pairs_from_episodes(episodes)
-    acts = prompt_activations(model, tokenizer, pairs, [1, PLANTED_LAYER])
-    new = torch.tensor([p.new["position"] for p in pairs], dtype=torch.float64)
-    old = torch.tensor([p.old["position"] for p in pairs], dtype=torch.float64)
-    folds = scene_folds([p.scene for p in pairs])
-    scores = cross_fit_readouts(acts, new, [None] * len(pairs), [folds[p.scene] for p in pairs], alpha=1e-3)
-    print("read-out:", scores[1].to_dict(), scores[PLANTED_LAYER].to_dict())
-    assert scores[PLANTED_LAYER].position_exact >= 0.9 and scores[1].position_exact <= 0.2
-    margins = pair_margins(model, tokenizer, pairs)
-    stuck = [i for i, p in enumerate(pairs) if p.kind == "move" and margins[i] < 0]
-    assert len(stuck) >= 3
-    states = encoded_state(scores[PLANTED_LAYER].predictions[stuck], old[stuck], new[stuck])
-    assert states.count("new") == len(stuck)
+    report = readout_report(model, tokenizer, pairs, [1, PLANTED_LAYER], tmp_path / "ro", generate=False, alpha=1e-3)
+    print("read-out:", json.dumps(report))
+    planted, before = report["layers"][str(PLANTED_LAYER)], report["layers"]["1"]
+    assert planted["position_exact"] >= 0.9 and before["position_exact"] <= 0.2
+    assert report["report_inertia"] >= 0.3 and report["n_inertia_moves"] >= 3
+    assert planted["inertia_moves_encoding_new"] == 1.0  # inertia in the report, not in the representation
+    saved = LinearReadout.load(tmp_path / "ro" / "readouts" / f"L{PLANTED_LAYER}")
+    acts = prompt_activations(model, tokenizer, pairs[:4], [PLANTED_LAYER])[PLANTED_LAYER]
+    expected = torch.tensor([p.new["position"] for p in pairs[:4]], dtype=torch.float64)
+    assert float((saved.predict_position(acts) - expected).abs().max()) < 0.5
 
 
 def _run(argv: list[str]) -> int:
@@ -118,5 +116,9 @@ def test_pairs_fit_sweep_and_eval_commands_write_their_files(tmp_path: Path, cap
     assert set(summary["probe_steered"]) >= {"inertia_pos", "inertia_ori", "parse_valid"}
     answers = [json.loads(line) for line in (tmp_path / "eval" / "answers.jsonl").read_text().splitlines()]
     assert {a["scene"] for a in answers} == set(scenes) and "answer_steered" in answers[0]
+    ro = ["steer", "readout", *m, "--pairs", str(pairs_file), "--layers", "1,2", "--no-generate"]
+    assert _run([*ro, "--out", str(tmp_path / "ro")]) == 0
+    assert "layer 2: position exact" in capsys.readouterr().out
+    assert (tmp_path / "ro" / "readout.json").is_file() and (tmp_path / "ro" / "readouts" / "L1").is_dir()
     with pytest.raises(ValueError, match="`--scenes`: not in"):
         _run([*ev[:-2], "--scenes", "nowhere", "--out", str(tmp_path / "e2")])

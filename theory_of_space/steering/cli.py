@@ -1,4 +1,4 @@
-"""``tos steer fit | generate | pairs | sweep | eval``: fit steerers on a local model, try them, and
+"""``tos steer fit | generate | pairs | sweep | eval | readout``: fit steerers on a local model, try them, and
 measure whether they lower belief inertia.
 
 Torch and transformers are imported inside the handlers, so registering the parser stays light.
@@ -18,7 +18,7 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 
 def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``steer fit | generate | pairs | sweep | eval`` to an argparse subparsers object.
+    """Add ``steer fit | generate | pairs | sweep | eval | readout`` to an argparse subparsers object.
 
     Each leaf sets ``func`` to a handler ``(args) -> int``.
 
@@ -84,6 +84,16 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", required=True, help="folder for answers.jsonl and the summary")
     ev.set_defaults(func=_eval)
+
+    ro = sub.add_parser("readout", help="per-layer read-outs of object states next to the model's reports")
+    _common(ro)
+    ro.add_argument("--pairs", required=True, help="pairs.jsonl")
+    ro.add_argument("--layers", required=True, help="blocks, e.g. 8:16 or 8,10,12")
+    ro.add_argument("--no-generate", action="store_true", help="use the forced choice as the report")
+    ro.add_argument("--alpha", type=float, default=1.0, help="ridge strength (default 1.0)")
+    ro.add_argument("--max-new-tokens", type=int, default=48)
+    ro.add_argument("--out", required=True, help="folder for readout.json and readouts/L<layer>/")
+    ro.set_defaults(func=_readout)
 
     gen = sub.add_parser("generate", help="generate with a saved steerer and report h before and after")
     _common(gen)
@@ -448,4 +458,37 @@ def _eval(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     print((Path(args.out) / "summary.md").read_text())
+    return 0
+
+
+def _readout(args: argparse.Namespace) -> int:
+    from .inertia import read_pairs
+    from .inertia_run import readout_report
+
+    pairs = read_pairs(args.pairs)
+    layers = _layers_arg(args.layers) or []
+    if not layers:
+        raise ValueError(f"`--layers`: no layers in {args.layers!r}")
+    model, tokenizer = _load(args)
+    for layer in layers:
+        _check_layer(model, layer, args.layers_path)
+    report = readout_report(
+        model,
+        tokenizer,
+        pairs,
+        layers,
+        args.out,
+        generate=not args.no_generate,
+        alpha=args.alpha,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+    )
+    print(
+        f"report ({report['report']}): accuracy {report['report_accuracy']:.3f}, inertia {report['report_inertia']:.3f}"
+    )
+    for layer, row in report["layers"].items():
+        extra = ""
+        if "inertia_moves_encoding_new" in row:
+            extra = f", new state encoded on {row['inertia_moves_encoding_new']:.3f} of inertial moves"
+        print(f"layer {layer}: position exact {row['position_exact']:.3f}, facing {row['facing_accuracy']:.3f}{extra}")
     return 0

@@ -566,3 +566,74 @@ def evaluate_steerer(
             lines.append(f"| {key} (generated) | {_fmt(a)} | {_fmt(b)} | |")
     (root / "summary.md").write_text("\n".join([*lines, ""]))
     return summary
+
+
+def readout_report(
+    model: nn.Module,
+    tokenizer: Any,
+    pairs: Sequence[InertiaPair],
+    layers: Sequence[int],
+    out: str | Path | None = None,
+    *,
+    generate: bool = True,
+    alpha: float = 1.0,
+    n_folds: int = 2,
+    seed: int = 0,
+    batch_size: int = 16,
+    max_new_tokens: int = 48,
+    **generate_kwargs: Any,
+) -> dict[str, Any]:
+    """What the activations hold at each probe, next to what the model reports.
+
+    At each pair's prompt end (the probe of the turn where the object is first seen again), a
+    read-out per layer, cross-fitted by scene, predicts the object's new position and facing. The
+    report is the model's answer: its generated JSON (``generate=True``) or, without generation,
+    its forced choice between the two completions (new when the margin is positive). Per layer:
+    the read-out's exact-position and facing accuracy next to the report's accuracy on the same
+    pairs, and, on the pairs whose report keeps the old state, how often the read-out is nearer
+    the new position than the old one (moved objects only).
+
+    With ``out`` set, read-outs fitted on all pairs are saved to ``readouts/L<layer>/`` and the
+    report to ``readout.json``.
+    """
+    from .readout import LinearReadout, cross_fit_readouts, encoded_state
+
+    pairs = list(pairs)
+    acts = prompt_activations(model, tokenizer, pairs, layers, batch_size=batch_size)
+    new = torch.tensor([p.new["position"] for p in pairs], dtype=torch.float64)
+    old = torch.tensor([p.old["position"] for p in pairs], dtype=torch.float64)
+    facings = [p.new.get("facing") for p in pairs]
+    folds = scene_folds([p.scene for p in pairs], n_folds, seed=seed)
+    scores = cross_fit_readouts(acts, new, facings, [folds[p.scene] for p in pairs], alpha=alpha)
+    if generate:
+        answers = probe_answers(
+            model, tokenizer, pairs, batch_size=batch_size, max_new_tokens=max_new_tokens, **generate_kwargs
+        )
+        reported = [a["state"] for a in answers]
+    else:
+        margins = pair_margins(model, tokenizer, pairs, batch_size=batch_size)
+        reported = ["new" if float(m) > 0 else "old" for m in margins]
+    stuck = [i for i, p in enumerate(pairs) if p.kind == "move" and reported[i] == "old"]
+    report: dict[str, Any] = {
+        "n_pairs": len(pairs),
+        "report": "generated JSON" if generate else "forced choice",
+        "report_accuracy": sum(r == "new" for r in reported) / len(pairs),
+        "report_inertia": sum(r == "old" for r in reported) / len(pairs),
+        "n_inertia_moves": len(stuck),
+        "layers": {},
+    }
+    for layer in layers:
+        row = scores[layer].to_dict()
+        if stuck:
+            states = encoded_state(scores[layer].predictions[stuck], old[stuck], new[stuck])
+            row["inertia_moves_encoding_new"] = states.count("new") / len(stuck)
+            row["inertia_moves_encoding_old"] = states.count("old") / len(stuck)
+        report["layers"][str(layer)] = row
+        if out is not None:
+            readout = LinearReadout(layer=layer, alpha=alpha).fit(acts[layer], new, facings)
+            readout.provenance = {"pairs": len(pairs), "scenes": sorted(folds), "target": "new state"}
+            readout.save(Path(out) / "readouts" / f"L{layer}")
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "readout.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
