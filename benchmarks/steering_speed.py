@@ -8,10 +8,16 @@ ODESteer/CAA per-token ratios, and a micro-benchmark of ``steer`` alone (d=4096,
   intermediate 14,336) in bf16, built on the device; ``--layers`` lowers the depth if memory is
   short, which makes the comparison harsher. Target: ODESteer per-token time <= 1.25 x CAA's.
 
+With ``--pipeline`` it also times the belief-inertia pipeline on the same model: activation
+collection for contrastive pairs (tokens/s against plain forward passes of the same batches,
+interleaved) and one small sweep, whose total time is split into collection, fitting,
+teacher-forced scoring and probe generation.
+
 Usage::
 
     python benchmarks/steering_speed.py                 # all conditions on the available device
     python benchmarks/steering_speed.py --quick         # unsteered, CAA and ODESteer only
+    python benchmarks/steering_speed.py --quick --pipeline --batch-sizes 1
 """
 
 from __future__ import annotations
@@ -176,6 +182,116 @@ def micro_benchmark(device: torch.device, repeats: int) -> None:
             print(f"  {grad:9s} batch {batch:2d}: {1000 * seconds:8.2f} ms")
 
 
+def _word_tokenizer(texts: list[str]):
+    """A whitespace word-level tokenizer over the words of ``texts``, with a chat template, built offline."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|end|>"]
+    words = sorted({w for t in texts for w in t.split()} - set(specials))
+    core = Tokenizer(WordLevel(vocab={t: i for i, t in enumerate(specials + words)}, unk_token="<unk>"))
+    core.pre_tokenizer = WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>", eos_token="</s>")
+    tok.chat_template = (
+        "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> {% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|> {% endif %}"
+    )
+    return tok
+
+
+def _synthetic_pairs(words: list[str], n_scenes: int, prompt_words: int):
+    """Inertia pairs of random-word transcripts: two changed objects per scene, one per turn."""
+    import random
+
+    from theory_of_space.steering.inertia import (
+        ChangedObject,
+        FalseBeliefTurn,
+        InertiaEpisode,
+        ObjectState,
+        pairs_from_episodes,
+    )
+
+    rng = random.Random(0)
+    episodes = []
+    for k in range(n_scenes):
+        context = ({"role": "user", "content": " ".join(rng.choices(words, k=prompt_words))},)
+        changes = (
+            ChangedObject("lamp", "move", ObjectState((1, 2)), ObjectState((rng.randint(3, 9), -2))),
+            ChangedObject("sofa", "rotate", ObjectState((0, 1), "north"), ObjectState((0, 1), "east")),
+        )
+        turns = (FalseBeliefTurn(0, context, ("lamp",)), FalseBeliefTurn(1, context, ("sofa",)))
+        episodes.append(InertiaEpisode(f"scene{k}", k, changes, turns))
+    return pairs_from_episodes(episodes)
+
+
+def pipeline_benchmark(model: torch.nn.Module, device: torch.device, repeats: int, quick: bool) -> None:
+    """Pair collection against plain forwards of the same batches, and one sweep's time split."""
+    import tempfile
+
+    from theory_of_space.steering import collect_activations
+    from theory_of_space.steering.collect import _render_item
+    from theory_of_space.steering.inertia_run import SweepConfig, run_inertia_sweep
+    from theory_of_space.steering.tokens import encode, left_pad, position_ids
+
+    words = [f"w{i}" for i in range(600)]
+    pairs = _synthetic_pairs(words, n_scenes=8 if quick else 16, prompt_words=200)
+    texts = [m["content"] for p in pairs for m in p.prompt] + [p.positive for p in pairs] + [p.negative for p in pairs]
+    tok = _word_tokenizer(texts)
+    items = [(p.prompt, p.positive) for p in pairs] + [(p.prompt, p.negative) for p in pairs]
+    n_layers = model.config.num_hidden_layers
+    layers = list(range(max(0, n_layers // 3), max(1, (2 * n_layers) // 3)))
+    batch = 16
+    opts = {"template": "auto", "plain_format": "{prompt}\n{completion}", "system_prompt": None}
+    ids = [encode(tok, _render_item(tok, item, i, opts)) for i, item in enumerate(items)]
+    ids.sort(key=len)
+    batches = [left_pad(ids[i : i + batch], 0) for i in range(0, len(ids), batch)]
+    n_tokens = sum(len(s) for s in ids)
+
+    @torch.inference_mode()  # as collect_activations runs
+    def plain() -> None:
+        for b_ids, mask in batches:
+            model(
+                input_ids=b_ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=position_ids(mask).to(device),
+                use_cache=False,
+            )
+
+    def collect() -> None:
+        collect_activations(model, tok, items, layers, batch_size=batch)
+
+    times = time_conditions({"plain forwards": plain, "collect_activations": collect}, device, repeats)
+    print(f"\npair collection: {len(items)} items, {n_tokens} tokens, layers {layers}, batch {batch}")
+    for label, seconds in times.items():
+        print(f"  {label:20s} {n_tokens / seconds:10.0f} tok/s")
+    print(f"  collection / plain time: {times['collect_activations'] / times['plain forwards']:.3f}")
+
+    methods = ("caa", "odesteer") if quick else ("odesteer", "caa", "iti", "repe")
+    config = SweepConfig(
+        layers=layers,
+        methods=methods,
+        thetas=(-0.2, 0.0, 0.1, 0.3),
+        max_new_tokens=16,
+        n_components=2000 if quick else 8000,
+        batch_size=batch,
+    )
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        summary = run_inertia_sweep(model, tok, pairs, out, config)
+        wall = time.perf_counter() - t0
+    timing = summary["timing"]
+    print(
+        f"\nsweep: {len(pairs)} pairs, methods {','.join(methods)}, {len(layers)} layers x 4 thetas x 2 folds, "
+        f"sketch n={config.n_components}, probe generation of 16 tokens on the 3 best points"
+    )
+    parts = ("collection", "fitting", "scoring", "generation")
+    for key in parts:
+        print(f"  {key:11s} {timing[key]:8.2f} s  ({100 * timing[key] / wall:5.1f} %)")
+    print(f"  other       {wall - sum(timing[k] for k in parts):8.2f} s;  total {wall:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
@@ -185,6 +301,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, help="model depth (default 4 on CPU, 32 on GPU)")
     parser.add_argument("--quick", action="store_true", help="only unsteered, CAA and ODESteer")
     parser.add_argument("--no-micro", action="store_true", help="skip the steer() micro-benchmark")
+    parser.add_argument("--pipeline", action="store_true", help="also time pair collection and one sweep")
     args = parser.parse_args()
 
     if args.device == "auto":
@@ -221,6 +338,8 @@ def main() -> None:
         print(f"GPU target ODESteer <= {GPU_TARGET} x CAA per token: {'met' if ok else 'MISSED'}")
     else:
         print("(CPU with a tiny model: the ratio is reported, not targeted)")
+    if args.pipeline:
+        pipeline_benchmark(model, device, args.repeats, args.quick)
     if not args.no_micro:
         micro_benchmark(device, args.repeats)
 

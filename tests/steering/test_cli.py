@@ -65,6 +65,47 @@ def test_fit_then_generate_reports_h_rising(saved_model, item_files, tmp_path, c
     assert all(float(after) > float(before) for before, after in pairs)
 
 
+def test_generate_writes_jsonl_for_a_file_of_prompts_in_batches(saved_model, item_files, tmp_path, monkeypatch):
+    from theory_of_space.steering import cli as steer_cli
+    from theory_of_space.steering import generate
+
+    out = tmp_path / "caa"
+    argv = ["steer", "fit", "--model", str(saved_model), "--layer", "1", "--pos", str(item_files[0])]
+    assert _run([*argv, "--neg", str(item_files[1]), "--method", "caa", "--T", "3", "--out", str(out)]) == 0
+    prompts = tmp_path / "prompts.jsonl"
+    rows = ["w60 w61", {"prompt": "w70"}, {"prompt": [{"role": "user", "content": "w71 w72"}]}]
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    batches: list[int] = []
+    real = generate.steered_generate
+
+    def counting(model, tokenizer, batch, *a, **kw):
+        batches.append(len(batch))
+        return real(model, tokenizer, batch, *a, **kw)
+
+    monkeypatch.setattr(generate, "steered_generate", counting)
+    result = tmp_path / "gen" / "out.jsonl"
+    argv = ["steer", "generate", "--model", str(saved_model), "--steer", str(out), "--prompts", str(prompts)]
+    argv += ["--max-new-tokens", "3", "--batch-size", "2", "--show-unsteered", "--out", str(result)]
+    assert _run(argv) == 0
+    assert batches == [2, 2, 1, 1]  # steered and unsteered, per batch of two prompts
+    written = [json.loads(line) for line in result.read_text().splitlines()]
+    assert [w["prompt"] for w in written] == ["w60 w61", "w70", rows[2]["prompt"]]
+    for w in written:
+        assert set(w) == {"prompt", "completion", "unsteered", "h_before", "h_after", "settings"}
+        assert w["h_after"] > w["h_before"]
+        assert w["settings"]["method"] == "CAA" and w["settings"]["layer"] == 1 and w["settings"]["T"] == 3.0
+    solo = tmp_path / "solo.jsonl"
+    argv = ["steer", "generate", "--model", str(saved_model), "--steer", str(out), "--prompt", "w70"]
+    assert _run([*argv, "--max-new-tokens", "3", "--out", str(solo)]) == 0
+    assert json.loads(solo.read_text())["completion"] == written[1]["completion"]  # batching changes nothing
+    with pytest.raises(ValueError, match=re.escape("give at least one prompt")):
+        _run(["steer", "generate", "--model", str(saved_model), "--steer", str(out)])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": 3}\n')
+    with pytest.raises(ValueError, match=re.escape(f"`--prompts` {bad}:1: expected a string")):
+        steer_cli.read_prompts(bad, "--prompts")
+
+
 def test_through_the_main_cli(saved_model, item_files, tmp_path, capsys):
     from theory_of_space import cli
 

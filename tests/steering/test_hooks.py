@@ -233,6 +233,38 @@ def test_stacked_contexts_apply_in_order(model, steerer):
     torch.testing.assert_close(rec.states[0], caa.steer(steerer.steer(plain.states[0])), rtol=1e-5, atol=1e-4)
 
 
+def test_one_context_steers_several_layers_like_stacked_contexts(model, steerer):
+    ids = random_ids(2, 6, 12)
+    caa = CAA(T=1.0).fit(torch.randn(10, HIDDEN) + 3, torch.randn(10, HIDDEN))
+    before = _hook_counts(model)
+    with attach(model, {0: steerer, -1: caa}) as handle, record(model, 0) as r0:
+        both = _logits(model, ids, attention_mask=torch.ones_like(ids))
+    assert handle.layers == (0, N_LAYERS - 1) and handle.calls == 2
+    assert _hook_counts(model) == before
+    with attach(model, steerer, 0), attach(model, caa, N_LAYERS - 1):
+        stacked = _logits(model, ids, attention_mask=torch.ones_like(ids))
+    torch.testing.assert_close(both, stacked)
+    with attach(model, steerer, 0):
+        first_only = _logits(model, ids, attention_mask=torch.ones_like(ids))
+    assert float((both - first_only).abs().max()) > 1e-3  # the second block is steered too
+    with record(model, 0) as plain:
+        _logits(model, ids, attention_mask=torch.ones_like(ids))
+    # Only the last prompt token (P-1) is steered, at each block.
+    torch.testing.assert_close(r0.states[0][:, :-1], plain.states[0][:, :-1], rtol=0, atol=0)
+    torch.testing.assert_close(r0.states[0][:, -1], steerer.steer(plain.states[0][:, -1]), rtol=1e-5, atol=1e-4)
+    with pytest.raises(AttributeError, match=re.escape("use `layers`")):
+        _ = handle.layer
+
+
+def test_several_layers_rejects_ambiguous_arguments(model, steerer):
+    with pytest.raises(ValueError, match="either one steerer"), attach(model, {0: steerer}, 0):
+        pass
+    with pytest.raises(ValueError, match=re.escape("block 2 is given twice")), attach(model, {2: steerer, -1: steerer}):
+        pass
+    with pytest.raises(ValueError, match="`layer` is required"), attach(model, steerer):
+        pass
+
+
 # -- B9: dtype ----------------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ import sys
 def test_steering_imports_are_lazy():
     code = (
         "import sys, theory_of_space.steering, theory_of_space.steering.cli, theory_of_space.steering.rendering\n"
+        "import theory_of_space.steering.inertia\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "from theory_of_space.steering import ODESteer\n"
         "assert 'torch' in sys.modules and ODESteer.__name__ == 'ODESteer'\n"

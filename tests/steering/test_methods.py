@@ -102,6 +102,26 @@ def test_repe_positives_project_higher(seed: int):
     assert abs(float(torch.nn.functional.cosine_similarity(u, axis, dim=0))) > 0.9
 
 
+def test_repe_finds_the_paired_shift_in_high_dimension():
+    # Pairs share a prompt-specific base; the positive adds a fixed shift along `axis`, and each
+    # side carries its own isotropic noise. Same-order differences are shift + noise, so
+    # centring them leaves only noise; random-order differences keep the shift as variance.
+    g = torch.Generator().manual_seed(3)
+    d, n = 256, 400
+    axis = torch.randn(d, generator=g, dtype=F64)
+    axis = axis / axis.norm()
+    base = 4.0 * torch.randn(n, d, generator=g, dtype=F64)
+    pos = base + 5.0 * axis + torch.randn(n, d, generator=g, dtype=F64)
+    neg = base + torch.randn(n, d, generator=g, dtype=F64)
+    caa = CAA().fit(pos, neg).direction
+    assert abs(float(torch.nn.functional.cosine_similarity(caa, axis, dim=0))) >= 0.95
+    for seed in range(3):
+        u = RepE(seed=seed).fit(pos, neg).direction
+        assert float(torch.nn.functional.cosine_similarity(u, axis, dim=0)) >= 0.95  # sign fixed too
+    again = RepE(seed=1).fit(pos, neg).direction
+    assert torch.equal(again, RepE(seed=1).fit(pos, neg).direction)
+
+
 def test_repe_truncates_unequal_counts_with_warning():
     g = torch.Generator().manual_seed(0)
     with pytest.warns(UserWarning, match=re.escape("truncating `pos` (12) and `neg` (10) to 10")):
@@ -116,6 +136,34 @@ def test_euler_with_many_steps_approaches_rk4(sketch):
     mid = (ODESteer(sketch, T=2.0, steps=10, solver="midpoint").steer(x) - rk4).norm()
     assert float(err_400) < float(err_10) / 10
     assert float(mid) < float(err_10)
+
+
+def _great_circle(x: torch.Tensor, w: torch.Tensor, T: float) -> torch.Tensor:
+    """Exact flow of the unit field of ``h = w·x/||x||``: the norm is kept and ``x`` turns towards ``w``.
+
+    The field is the unit tangent towards ``w``, so ``x`` moves along the great circle through
+    ``x`` and ``w`` at angular speed ``1/||x||`` (valid until it reaches ``w``).
+    """
+    r = x.norm(dim=-1, keepdim=True)
+    xh = x / r
+    perp = w - (xh @ w).unsqueeze(-1) * xh
+    perp = perp / perp.norm(dim=-1, keepdim=True)
+    phi = T / r
+    return r * (torch.cos(phi) * xh + torch.sin(phi) * perp)
+
+
+@pytest.mark.parametrize("solver, order", [("euler", 1), ("midpoint", 2), ("rk4", 4)])
+def test_solvers_converge_at_their_order_on_an_exact_flow(data, solver: str, order: int):
+    pos, neg = data
+    barrier = LinearBarrier(normalize=True, compute_dtype="float64").fit(pos, neg)
+    w = barrier.state_dict()["w"].double()
+    g = torch.Generator().manual_seed(4)
+    x = -2.0 * w / w.norm() + 0.5 * torch.randn(5, 8, generator=g, dtype=F64)  # far from w: no overshoot
+    T = 1.0
+    exact = _great_circle(x, w, T)
+    errors = [float((ODESteer(barrier, T=T, steps=k, solver=solver).steer(x) - exact).norm()) for k in (8, 16)]
+    ratio = errors[0] / errors[1]  # halving the step divides the error by 2**order
+    assert 2**order * 0.7 <= ratio <= 2**order * 1.4, (solver, errors, ratio)
 
 
 @pytest.mark.parametrize("make", [lambda b: ODESteer(b), lambda b: StepODESteer(b)])

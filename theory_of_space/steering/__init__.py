@@ -49,6 +49,16 @@ _EXPORTS: dict[str, str] = {
     "collect_activations": "collect",
     "model_fingerprint": "collect",
     "render": "rendering",
+    "InertiaEpisode": "inertia",
+    "InertiaPair": "inertia",
+    "pairs_from_episodes": "inertia",
+    "build_inertia_pairs": "inertia",
+    "collect_pair_activations": "inertia_run",
+    "run_inertia_sweep": "inertia_run",
+    "evaluate_steerer": "inertia_run",
+    "SweepConfig": "inertia_run",
+    "LinearReadout": "readout",
+    "cross_fit_readouts": "readout",
 }
 
 __all__ = [
@@ -59,7 +69,10 @@ __all__ = [
     "FitInfo",
     "GaussianBarrier",
     "GenerationResult",
+    "InertiaEpisode",
+    "InertiaPair",
     "LinearBarrier",
+    "LinearReadout",
     "LogisticDiagnostics",
     "ODESteer",
     "RFFBarrier",
@@ -69,15 +82,22 @@ __all__ = [
     "Steerer",
     "SteeringHandle",
     "StepODESteer",
+    "SweepConfig",
     "attach",
+    "build_inertia_pairs",
     "collect_activations",
+    "collect_pair_activations",
+    "cross_fit_readouts",
+    "evaluate_steerer",
     "fit_logistic",
     "load_barrier",
     "load_steerer",
     "model_fingerprint",
+    "pairs_from_episodes",
     "record",
     "render",
     "resolve_layers",
+    "run_inertia_sweep",
     "save_barrier",
     "score_completions",
     "steered_generate",
@@ -101,7 +121,10 @@ if TYPE_CHECKING:
     from .collect import collect_activations, model_fingerprint
     from .generate import GenerationResult, score_completions, steered_generate
     from .hooks import Recording, SteeringHandle, attach, record, resolve_layers
+    from .inertia import InertiaEpisode, InertiaPair, build_inertia_pairs, pairs_from_episodes
+    from .inertia_run import SweepConfig, collect_pair_activations, evaluate_steerer, run_inertia_sweep
     from .io import load_barrier, load_steerer, save_barrier
     from .logistic import ConvergenceWarning, LogisticDiagnostics, fit_logistic
     from .methods import CAA, ITI, ODESteer, RepE, Steerer, StepODESteer
+    from .readout import LinearReadout, cross_fit_readouts
     from .rendering import render

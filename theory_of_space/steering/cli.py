@@ -1,4 +1,5 @@
-"""``tos steer fit`` and ``tos steer generate``: fit a steerer on a local model and try it.
+"""``tos steer fit | generate | pairs | sweep | eval | readout``: fit steerers on a local model, try them, and
+measure whether they lower belief inertia.
 
 Torch and transformers are imported inside the handlers, so registering the parser stays light.
 Handlers raise ``ValueError`` or ``FileNotFoundError`` naming the bad option; the main CLI turns
@@ -17,7 +18,7 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 
 def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``steer fit`` and ``steer generate`` to an argparse subparsers object.
+    """Add ``steer fit | generate | pairs | sweep | eval | readout`` to an argparse subparsers object.
 
     Each leaf sets ``func`` to a handler ``(args) -> int``.
 
@@ -34,8 +35,9 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     fit = sub.add_parser("fit", help="collect activations for two text files, fit a steerer and save it")
     _common(fit)
     fit.add_argument("--layer", type=int, required=True, help="steered block index (negative counts from the end)")
-    fit.add_argument("--pos", required=True, help="positive items: .txt (one per line) or .jsonl")
-    fit.add_argument("--neg", required=True, help="negative items: .txt (one per line) or .jsonl")
+    fit.add_argument("--pos", help="positive items: .txt (one per line) or .jsonl")
+    fit.add_argument("--neg", help="negative items: .txt (one per line) or .jsonl")
+    fit.add_argument("--pairs", help="pairs.jsonl from `tos steer pairs` (instead of --pos and --neg)")
     fit.add_argument("--method", choices=METHODS, default="odesteer", help="steering method (default odesteer)")
     fit.add_argument("--T", type=float, default=1.0, help="strength saved with the steerer (default 1.0)")
     fit.add_argument("--steps", type=int, default=10, help="ODESteer solver steps K (default 10)")
@@ -47,10 +49,58 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--out", required=True, help="directory to write config.json and tensors.safetensors")
     fit.set_defaults(func=_fit)
 
+    pairs = sub.add_parser("pairs", help="build belief-inertia contrastive pairs from false-belief episodes")
+    pairs.add_argument("--runs", required=True, help="episodes .jsonl file, or a folder holding inertia_episodes.jsonl")
+    pairs.add_argument("--out", required=True, help="folder to write pairs.jsonl")
+    pairs.add_argument("--old-source", choices=("ground_truth", "model"), default="ground_truth")
+    pairs.add_argument("--probe", choices=("object", "global_fb"), default="object")
+    pairs.add_argument("--paraphrase", action="store_true", help="draw the object question from paraphrases")
+    pairs.add_argument("--seed", type=int, default=0)
+    pairs.set_defaults(func=_pairs)
+
+    sweep = sub.add_parser("sweep", help="cross-fitted layer x strength sweep against belief inertia")
+    _common(sweep)
+    sweep.add_argument("--pairs", required=True, help="pairs.jsonl from `tos steer pairs`")
+    sweep.add_argument("--layers", help="blocks, e.g. 8:16 or 8,10,12 (default: 30-60 %% of the depth)")
+    sweep.add_argument("--methods", default="odesteer,caa,iti,repe", help="comma-separated methods")
+    sweep.add_argument("--theta", default="-0.2,0,0.05,0.1,0.2,0.3,0.5", help="relative displacements")
+    sweep.add_argument("--folds", type=int, default=2, help="scene folds (default 2)")
+    sweep.add_argument("--no-generate", action="store_true", help="choose on forced-choice inertia only")
+    sweep.add_argument("--max-new-tokens", type=int, default=48)
+    sweep.add_argument("--n-components", type=int, default=8000, help="sketch size n (default 8000)")
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--out", required=True, help="run folder")
+    sweep.set_defaults(func=_sweep)
+
+    ev = sub.add_parser("eval", help="a saved steerer against the unsteered model on held-out pairs")
+    _common(ev)
+    ev.add_argument("--steerer", required=True, help="directory written by `tos steer fit` or `sweep`")
+    ev.add_argument("--pairs", required=True, help="pairs.jsonl")
+    ev.add_argument("--scenes", help="comma-separated scenes to evaluate (default: all)")
+    ev.add_argument("--T", type=float, help="strength (default: the saved one)")
+    ev.add_argument("--layer", type=int, help="steered block (default: the one it was fitted on)")
+    ev.add_argument("--no-generate", action="store_true", help="margins and forced choice only")
+    ev.add_argument("--max-new-tokens", type=int, default=48)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--out", required=True, help="folder for answers.jsonl and the summary")
+    ev.set_defaults(func=_eval)
+
+    ro = sub.add_parser("readout", help="per-layer read-outs of object states next to the model's reports")
+    _common(ro)
+    ro.add_argument("--pairs", required=True, help="pairs.jsonl")
+    ro.add_argument("--layers", required=True, help="blocks, e.g. 8:16 or 8,10,12")
+    ro.add_argument("--no-generate", action="store_true", help="use the forced choice as the report")
+    ro.add_argument("--alpha", type=float, default=1.0, help="ridge strength (default 1.0)")
+    ro.add_argument("--max-new-tokens", type=int, default=48)
+    ro.add_argument("--out", required=True, help="folder for readout.json and readouts/L<layer>/")
+    ro.set_defaults(func=_readout)
+
     gen = sub.add_parser("generate", help="generate with a saved steerer and report h before and after")
     _common(gen)
     gen.add_argument("--steer", required=True, help="directory written by `tos steer fit`")
-    gen.add_argument("--prompt", action="append", required=True, help="a prompt (repeat for several)")
+    gen.add_argument("--prompt", action="append", default=[], help="a prompt (repeat for several)")
+    gen.add_argument("--prompts", help="file of prompts: .txt (one per line) or .jsonl (strings or {'prompt': ...})")
+    gen.add_argument("--out", help="write one JSON line per prompt to this file instead of printing")
     gen.add_argument("--T", type=float, help="strength (default: the saved one)")
     gen.add_argument("--layer", type=int, help="steered block (default: the one it was fitted on)")
     gen.add_argument("--max-new-tokens", type=int, default=32, help="tokens to generate (default 32)")
@@ -149,7 +199,18 @@ def _make_steerer(args: argparse.Namespace) -> Any:
 def _fit(args: argparse.Namespace) -> int:
     from .collect import collect_activations, model_fingerprint
 
-    pos_items, neg_items = read_items(args.pos, "--pos"), read_items(args.neg, "--neg")
+    if args.pairs is not None:
+        if args.pos is not None or args.neg is not None:
+            raise ValueError("`--pairs`: give either --pairs or --pos and --neg")
+        from .inertia import read_pairs
+
+        pairs = read_pairs(args.pairs)
+        pos_items = [(p.prompt, p.positive) for p in pairs]
+        neg_items = [(p.prompt, p.negative) for p in pairs]
+    elif args.pos is None or args.neg is None:
+        raise ValueError("`--pos`/`--neg`: both are required without --pairs")
+    else:
+        pos_items, neg_items = read_items(args.pos, "--pos"), read_items(args.neg, "--neg")
     steerer = _make_steerer(args)
     model, tokenizer = _load(args)
     _check_layer(model, args.layer, args.layers_path)
@@ -175,6 +236,7 @@ def _fit(args: argparse.Namespace) -> int:
             "dtype": args.dtype,
             "pos": args.pos,
             "neg": args.neg,
+            "pairs": args.pairs,
         },
     }
     steerer.save(args.out)
@@ -190,11 +252,50 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_prompts(path: str | Path, field: str) -> list[Any]:
+    """Prompts from a ``.txt`` file (one per non-empty line) or ``.jsonl`` file.
+
+    A JSONL line is a string or ``{"prompt": ...}``, where the prompt is a string or a list of
+    chat messages.
+
+    Raises:
+        FileNotFoundError: when the file is missing.
+        ValueError: for an empty file or a malformed line, naming ``field`` and the line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"`{field}`: no such file {p}")
+    prompts: list[Any] = []
+    for n, line in enumerate(p.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        if p.suffix != ".jsonl":
+            prompts.append(line)
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"`{field}` {p}:{n}: invalid JSON ({exc.msg})") from exc
+        prompt = row.get("prompt") if isinstance(row, dict) else row
+        if isinstance(prompt, str) or (isinstance(prompt, list) and all(isinstance(m, dict) for m in prompt)):
+            prompts.append(prompt)
+        else:
+            raise ValueError(f"`{field}` {p}:{n}: expected a string or {{'prompt': string or messages}}")
+    if not prompts:
+        raise ValueError(f"`{field}` {p}: no prompts")
+    return prompts
+
+
 def _generate(args: argparse.Namespace) -> int:
     from .collect import collect_activations
     from .generate import steered_generate
     from .io import load_steerer
 
+    prompts: list[Any] = list(args.prompt)
+    if args.prompts:
+        prompts += read_prompts(args.prompts, "--prompts")
+    if not prompts:
+        raise ValueError("`--prompt`/`--prompts`: give at least one prompt")
     steerer = load_steerer(args.steer)
     layer = args.layer if args.layer is not None else steerer.provenance.get("layer")
     if layer is None:
@@ -204,20 +305,190 @@ def _generate(args: argparse.Namespace) -> int:
         steerer.T = float(args.T)
     if args.max_new_tokens < 1:
         raise ValueError(f"`--max-new-tokens`: expected a positive integer, got {args.max_new_tokens}")
+    if args.batch_size < 1:
+        raise ValueError(f"`--batch-size`: expected a positive integer, got {args.batch_size}")
     model, tokenizer = _load(args)
     _check_layer(model, layer, layers_path)
-    items = [(p, None) for p in args.prompt]
-    acts = collect_activations(model, tokenizer, items, layer, template=args.template, layers_path=layers_path)
-    before = steerer.value(acts)
-    after = steerer.value(steerer.steer(acts))
+    settings = {
+        "steerer": str(args.steer),
+        "method": type(steerer).__name__,
+        "layer": layer,
+        "T": steerer.T,
+        "displacement": steerer.displacement(),
+        "max_new_tokens": args.max_new_tokens,
+        "do_sample": False,
+        "template": args.template,
+        "dtype": args.dtype,
+    }
     gen = {"max_new_tokens": args.max_new_tokens, "do_sample": False, "template": args.template}
-    steered = steered_generate(model, tokenizer, args.prompt, steerer, layer, layers_path=layers_path, **gen)
-    plain = steered_generate(model, tokenizer, args.prompt, **gen) if args.show_unsteered else None
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(prompts), args.batch_size):
+        batch = prompts[start : start + args.batch_size]
+        items = [(p, None) for p in batch]
+        acts = collect_activations(
+            model, tokenizer, items, layer, template=args.template, layers_path=layers_path, batch_size=len(batch)
+        )
+        before, after = steerer.value(acts), steerer.value(steerer.steer(acts))
+        steered = steered_generate(model, tokenizer, batch, steerer, layer, layers_path=layers_path, **gen)
+        plain = steered_generate(model, tokenizer, batch, **gen) if args.show_unsteered else None
+        for i, prompt in enumerate(batch):
+            row = {
+                "prompt": prompt,
+                "completion": steered.texts[i],
+                "h_before": float(before[i]),
+                "h_after": float(after[i]),
+                "settings": settings,
+            }
+            if plain is not None:
+                row["unsteered"] = plain.texts[i]
+            rows.append(row)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        print(f"wrote {len(rows)} generations to {out}")
+        return 0
     print(f"{type(steerer).__name__} on layer {layer}, T = {steerer.T:g} (displacement {steerer.displacement():.4g})")
-    for i, prompt in enumerate(args.prompt):
-        print(f"\nprompt: {prompt}")
-        print(f"h before: {float(before[i]):.4g}   h after: {float(after[i]):.4g}")
-        print(f"steered: {steered.texts[i]}")
-        if plain is not None:
-            print(f"unsteered: {plain.texts[i]}")
+    for row in rows:
+        print(f"\nprompt: {row['prompt']}")
+        print(f"h before: {row['h_before']:.4g}   h after: {row['h_after']:.4g}")
+        print(f"steered: {row['completion']}")
+        if "unsteered" in row:
+            print(f"unsteered: {row['unsteered']}")
+    return 0
+
+
+def _layers_arg(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            lo, hi = text.split(":")
+            return list(range(int(lo), int(hi)))
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise ValueError(f"`--layers`: expected START:STOP or a comma-separated list, got {text!r}") from exc
+
+
+def _floats_arg(text: str, field: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise ValueError(f"`{field}`: expected comma-separated numbers, got {text!r}") from exc
+
+
+def _pairs(args: argparse.Namespace) -> int:
+    from .inertia import build_inertia_pairs, read_episodes, write_jsonl
+
+    source = Path(args.runs)
+    if source.is_dir():
+        source = source / "inertia_episodes.jsonl"
+    if not source.is_file():
+        raise FileNotFoundError(f"`--runs`: no episodes file at {source}")
+    episodes = read_episodes(source)
+    pairs = build_inertia_pairs(
+        episodes, old_source=args.old_source, probe=args.probe, paraphrase=args.paraphrase, seed=args.seed
+    )
+    out = Path(args.out) / "pairs.jsonl"
+    write_jsonl(out, (p.to_dict() for p in pairs))
+    scenes = len({p.scene for p in pairs})
+    print(f"wrote {len(pairs)} pairs from {len(episodes)} episodes ({scenes} scenes) to {out}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .inertia import read_pairs
+    from .inertia_run import METHODS as SWEEP_METHODS
+    from .inertia_run import SweepConfig, run_inertia_sweep
+
+    pairs = read_pairs(args.pairs)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    bad = [m for m in methods if m not in SWEEP_METHODS]
+    if bad or not methods:
+        raise ValueError(f"`--methods`: expected names from {SWEEP_METHODS}, got {args.methods!r}")
+    config = SweepConfig(
+        layers=_layers_arg(args.layers),
+        methods=methods,
+        thetas=_floats_arg(args.theta, "--theta"),
+        n_folds=args.folds,
+        generate=not args.no_generate,
+        max_new_tokens=args.max_new_tokens,
+        n_components=args.n_components,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
+    model, tokenizer = _load(args)
+    for layer in config.layers or []:
+        _check_layer(model, layer, args.layers_path)
+    summary = run_inertia_sweep(model, tokenizer, pairs, args.out, config, layers_path=args.layers_path)
+    print((Path(args.out) / "summary.md").read_text())
+    return 0 if summary else 1
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .inertia import read_pairs
+    from .inertia_run import evaluate_steerer
+    from .io import load_steerer
+
+    pairs = read_pairs(args.pairs)
+    if args.scenes:
+        wanted = {s.strip() for s in args.scenes.split(",") if s.strip()}
+        unknown = wanted - {p.scene for p in pairs}
+        if unknown:
+            raise ValueError(f"`--scenes`: not in {args.pairs}: {sorted(unknown)}")
+        pairs = [p for p in pairs if p.scene in wanted]
+    steerer = load_steerer(args.steerer)
+    layer = args.layer if args.layer is not None else steerer.provenance.get("layer")
+    if layer is None:
+        raise ValueError("`--layer`: the steerer records no layer; pass --layer")
+    if args.T is not None:
+        steerer.T = float(args.T)
+    model, tokenizer = _load(args)
+    _check_layer(model, layer, args.layers_path)
+    evaluate_steerer(
+        model,
+        tokenizer,
+        pairs,
+        steerer,
+        layer,
+        args.out,
+        generate=not args.no_generate,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    print((Path(args.out) / "summary.md").read_text())
+    return 0
+
+
+def _readout(args: argparse.Namespace) -> int:
+    from .inertia import read_pairs
+    from .inertia_run import readout_report
+
+    pairs = read_pairs(args.pairs)
+    layers = _layers_arg(args.layers) or []
+    if not layers:
+        raise ValueError(f"`--layers`: no layers in {args.layers!r}")
+    model, tokenizer = _load(args)
+    for layer in layers:
+        _check_layer(model, layer, args.layers_path)
+    report = readout_report(
+        model,
+        tokenizer,
+        pairs,
+        layers,
+        args.out,
+        generate=not args.no_generate,
+        alpha=args.alpha,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+    )
+    print(
+        f"report ({report['report']}): accuracy {report['report_accuracy']:.3f}, inertia {report['report_inertia']:.3f}"
+    )
+    for layer, row in report["layers"].items():
+        extra = ""
+        if "inertia_moves_encoding_new" in row:
+            extra = f", new state encoded on {row['inertia_moves_encoding_new']:.3f} of inertial moves"
+        print(f"layer {layer}: position exact {row['position_exact']:.3f}, facing {row['facing_accuracy']:.3f}{extra}")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +14,8 @@ from .hooks import Positions, attach
 from .methods import Steerer
 from .rendering import DEFAULT_PLAIN_FORMAT, Messages, Template, render
 from .tokens import encode, left_pad, model_device, pad_token_id, position_ids
+
+SteererArg = Steerer | Mapping[int, Steerer] | None  # one steerer with `layer`, or {layer: steerer}
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,11 @@ class GenerationResult:
     logits: torch.Tensor | None = None
 
 
-def _steering(model: nn.Module, steerer: Steerer | None, layer: int | None, **kwargs: Any) -> Any:
+def _steering(model: nn.Module, steerer: SteererArg, layer: int | None, **kwargs: Any) -> Any:
     if steerer is None:
         return nullcontext(None)
+    if isinstance(steerer, Mapping):
+        return attach(model, steerer, layer, **kwargs)
     if layer is None:
         raise ValueError("`layer` is required when a steerer is given")
     return attach(model, steerer, layer, **kwargs)
@@ -46,7 +50,7 @@ def steered_generate(
     model: nn.Module,
     tokenizer: Any,
     prompts: Sequence[str | Messages],
-    steerer: Steerer | None = None,
+    steerer: SteererArg = None,
     layer: int | None = None,
     *,
     positions: Positions = "from_prompt_end",
@@ -62,7 +66,7 @@ def steered_generate(
         model: an eager HuggingFace causal LM.
         tokenizer: its tokenizer (not modified; a missing pad token falls back to EOS).
         prompts: strings or chat message lists, rendered as prompt-only items.
-        steerer: the steerer, or ``None`` for the unsteered baseline.
+        steerer: the steerer, a mapping ``{layer: steerer}``, or ``None`` for the unsteered baseline.
         layer: the steered block.
         positions: the position rule of :func:`attach`.
         template: ``"auto"``, ``"chat"`` or ``"plain"``.
@@ -107,7 +111,7 @@ def score_completions(
     model: nn.Module,
     tokenizer: Any,
     pairs: Sequence[tuple[str | Messages, str]],
-    steerer: Steerer | None = None,
+    steerer: SteererArg = None,
     layer: int | None = None,
     *,
     template: Template = "auto",
@@ -124,7 +128,7 @@ def score_completions(
         model: an eager HuggingFace causal LM.
         tokenizer: its tokenizer.
         pairs: ``(prompt, completion)`` pairs.
-        steerer: the steerer, or ``None`` for unsteered scores.
+        steerer: the steerer, a mapping ``{layer: steerer}``, or ``None`` for unsteered scores.
         layer: the steered block.
         template: ``"auto"``, ``"chat"`` or ``"plain"``.
         plain_format: format with ``{prompt}`` and ``{completion}`` fields.

@@ -9,7 +9,7 @@ Both hooks are removed in ``finally``.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -166,19 +166,17 @@ def _check_positions(positions: Any) -> None:
 
 @dataclass
 class SteeringHandle:
-    """State of one ``attach`` context.
+    """State of one ``attach`` context, shared by the blocks it steers.
 
     Attributes:
-        steerer: the steerer applied.
-        layer: the (non-negative) index of the steered block.
-        positions: the position rule.
-        T: strength override; ``None`` uses ``steerer.T`` at each call.
-        calls: number of block forwards that steered at least one position.
+        steerers: the steerer of each steered block, by (non-negative) block index.
+        positions: the position rule, the same for every block.
+        T: strength override for every block; ``None`` uses each steerer's ``T`` at each call.
+        calls: number of block forwards that steered at least one position (summed over blocks).
         prompt_len: the left-padded prompt length ``P`` of the current sequence.
     """
 
-    steerer: Steerer
-    layer: int
+    steerers: dict[int, Steerer]
     positions: Positions
     T: float | None = None
     calls: int = 0
@@ -187,6 +185,27 @@ class SteeringHandle:
     _prompt_ids: torch.Tensor | None = field(default=None, repr=False)
     _chunk: tuple[int, int] | None = None
     _param_names: tuple[str, ...] = ()
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """The steered block indices, in ascending order."""
+        return tuple(sorted(self.steerers))
+
+    @property
+    def layer(self) -> int:
+        """The steered block of a single-layer context.
+
+        Raises:
+            AttributeError: when the context steers several blocks (use ``layers``).
+        """
+        if len(self.steerers) != 1:
+            raise AttributeError(f"this context steers blocks {self.layers}; use `layers`")
+        return next(iter(self.steerers))
+
+    @property
+    def steerer(self) -> Steerer:
+        """The steerer of a single-layer context (see ``steerers`` for several)."""
+        return self.steerers[self.layer]
 
     def begin(self, prompt_len: int | None) -> None:
         """Pin the prompt length ``P`` for the following forwards (``None`` returns to detection).
@@ -248,11 +267,19 @@ class SteeringHandle:
         idx = torch.as_tensor(self.positions(offset, length, p), dtype=torch.long).reshape(-1)
         return idx if idx.numel() > 0 else None
 
-    def _block_hook(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+    def _hook_for(self, layer: int) -> Callable[[nn.Module, tuple[Any, ...], Any], Any]:
+        steerer = self.steerers[layer]
+
+        def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+            return self._steer_block(steerer, output)
+
+        return hook
+
+    def _steer_block(self, steerer: Steerer, output: Any) -> Any:
         if self._chunk is None:
             raise RuntimeError("steered block ran without the pre-hook on its parent; is the model split oddly?")
-        T = self.steerer.T if self.T is None else self.T
-        hidden, rebuild = split_output(output, self.steerer.d)
+        T = steerer.T if self.T is None else self.T
+        hidden, rebuild = split_output(output, steerer.d)
         due = self._due(self._chunk[0], hidden.shape[1])
         if T == 0 or due is None:
             return None
@@ -260,7 +287,7 @@ class SteeringHandle:
             due = due.to(hidden.device)
         chosen = hidden[:, due, :]  # [B, m, d]
         b, m, d = chosen.shape
-        steered = self.steerer.steer(chosen.reshape(b * m, d).float(), T)  # every row, one call
+        steered = steerer.steer(chosen.reshape(b * m, d).float(), T)  # every row, one call
         new = hidden.clone()
         new[:, due, :] = steered.to(hidden.dtype).view(b, m, d)
         self.calls += 1
@@ -285,57 +312,81 @@ def _forward_params(module: nn.Module) -> tuple[str, ...]:
 @contextmanager
 def attach(
     model: nn.Module,
-    steerer: Steerer,
-    layer: int,
+    steerer: Steerer | Mapping[int, Steerer],
+    layer: int | None = None,
     *,
     positions: Positions = "from_prompt_end",
     layers_path: str | None = None,
     T: float | None = None,
 ) -> Iterator[SteeringHandle]:
-    """Steer block ``layer``'s output while the context is open.
+    """Steer block ``layer``'s output (or several blocks' outputs) while the context is open.
 
     By default every position from the last prompt token onward is steered: with the KV cache
     that is the newest token of each forward; without it, all positions ``>= P-1`` of each
     recompute, so both give the same logits. The hooks are removed on exit, also on errors.
 
+    Several blocks are steered in one context by passing a mapping ``{layer: steerer}`` (and no
+    ``layer``); they share one position rule and one prompt length, and each block's hook runs
+    when the model reaches that block.
+
     Args:
         model: an eager HuggingFace causal LM (or multimodal model with a language tower).
-        steerer: a fitted steerer whose ``d`` is the model's hidden size.
-        layer: block index; negative counts from the end.
+        steerer: a fitted steerer whose ``d`` is the model's hidden size, or a mapping from block
+            index to steerer.
+        layer: block index (negative counts from the end); ``None`` with a mapping.
         positions: ``"from_prompt_end"``, ``"last"`` (position -1 of every forward), ``"all"``, or
             a callable ``(offset, chunk_len, P) -> indices``.
         layers_path: dotted path of the block list, when the search cannot find it.
-        T: strength override (default: ``steerer.T`` at each call).
+        T: strength override for every block (default: each steerer's ``T`` at each call).
 
     Yields:
         A :class:`SteeringHandle`.
 
     Raises:
-        ValueError: on a width mismatch, a bad layer or position rule.
+        ValueError: on a width mismatch, a bad or repeated layer, a bad position rule, or a
+            mapping given together with ``layer``.
         TypeError: for a ``torch.compile``-wrapped model.
 
     Example:
         >>> with attach(model, steerer, layer=13) as handle:  # doctest: +SKIP
         ...     out = model.generate(**inputs, max_new_tokens=20)
+        >>> with attach(model, {12: s12, 13: s13}) as handle:  # doctest: +SKIP
+        ...     out = model.generate(**inputs, max_new_tokens=20)
     """
     _check_eager(model)
     _check_positions(positions)
+    if isinstance(steerer, Mapping):
+        if layer is not None:
+            raise ValueError("pass either one steerer and `layer`, or a mapping {layer: steerer} without `layer`")
+        if len(steerer) == 0:
+            raise ValueError("expected at least one {layer: steerer} entry for `steerer`")
+        chosen = dict(steerer)
+    else:
+        if layer is None:
+            raise ValueError("`layer` is required with a single steerer")
+        chosen = {layer: steerer}
     hidden_size = getattr(text_config(model), "hidden_size", None)
-    if steerer.d != hidden_size:
-        raise ValueError(f"steerer width d={steerer.d} does not match the model's hidden_size {hidden_size}")
     path, blocks = resolve_layers(model, layers_path)
-    index = _layer_index(layer, len(blocks))
+    steerers: dict[int, Steerer] = {}
+    for raw, one in chosen.items():
+        if one.d != hidden_size:
+            raise ValueError(f"steerer width d={one.d} does not match the model's hidden_size {hidden_size}")
+        index = _layer_index(raw, len(blocks))
+        if index in steerers:
+            raise ValueError(f"block {index} is given twice in `steerer`")
+        steerers[index] = one
     owner = _owner(model, path)
-    handle = SteeringHandle(steerer=steerer, layer=index, positions=positions, T=T)
+    handle = SteeringHandle(steerers=steerers, positions=positions, T=T)
     handle._param_names = _forward_params(owner)
     pre = owner.register_forward_pre_hook(handle._pre_hook, with_kwargs=True)
+    posts: list[Any] = []
     try:
-        post = blocks[index].register_forward_hook(handle._block_hook)
-        try:
-            yield handle
-        finally:
-            post.remove()
+        for index in handle.layers:
+            posts.append(blocks[index].register_forward_hook(handle._hook_for(index)))
+        yield handle
     finally:
+        for post in posts:
+            post.remove()
         pre.remove()
 
 

@@ -436,15 +436,29 @@ class ITI(_ConstantSteerer):
 class RepE(_ConstantSteerer):
     """Representation engineering: ``a + T u``, ``u`` the first principal component of paired differences.
 
-    Row ``i`` of ``pos`` and of ``neg`` must come from the same prompt. The sign of ``u`` is fixed
-    so that positives project higher. ``value`` is the projection ``u·(a - (μ₊+μ₋)/2)``.
+    Row ``i`` of ``pos`` and of ``neg`` must come from the same prompt. Each pair's difference is
+    taken in a random order (``a⁺ - a⁻`` or ``a⁻ - a⁺``, drawn with ``seed``), as in the RepE
+    paper: the mean shift between the classes then shows up as variance, which the principal
+    component keeps. Centring same-order differences would remove exactly that shift and leave
+    the noise's main axis. The sign of ``u`` is fixed so that positives project higher. ``value``
+    is the projection ``u·(a - (μ₊+μ₋)/2)``.
+
+    Args:
+        T: distance travelled (``u`` has unit norm).
+        seed: seed of the random pair orders.
 
     Example:
         >>> neg = torch.randn(16, 3)
-        >>> s = RepE().fit(neg + torch.tensor([1.0, 0, 0]) * torch.rand(16, 1), neg)
+        >>> s = RepE().fit(neg + torch.tensor([1.0, 0, 0]) * (1 + torch.rand(16, 1)), neg)
         >>> bool(s.direction[0] > 0.9)
         True
     """
+
+    def __init__(self, T: float = 1.0, *, seed: int = 0) -> None:
+        super().__init__(T)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"expected an integer for `seed`, got {seed!r}")
+        self.seed = seed
 
     def fit(self, pos: Any, neg: Any) -> RepE:
         """Fit on paired ``[N, d]`` activations; unequal counts are truncated with a warning."""
@@ -457,8 +471,10 @@ class RepE(_ConstantSteerer):
             )
             p, n = p[:k], n[:k]
         p, n = p.double(), n.double()
-        delta = p - n
-        delta = delta - delta.mean(0)  # [N, d]
+        g = torch.Generator().manual_seed(self.seed)
+        order = torch.randint(0, 2, (p.shape[0], 1), generator=g, dtype=torch.float64) * 2 - 1  # [N, 1] of ±1
+        delta = order * (p - n)  # [N, d]
+        delta = delta - delta.mean(0)
         u = torch.linalg.svd(delta, full_matrices=False).Vh[0]  # [d]
         mean_diff = p.mean(0) - n.mean(0)
         if float(u @ mean_diff) < 0:
@@ -466,6 +482,9 @@ class RepE(_ConstantSteerer):
         self._set_state(u, u, -(u @ (0.5 * (p.mean(0) + n.mean(0)))))
         self.fit_info = FitInfo(n_pos=p.shape[0], n_neg=n.shape[0], prior=math.nan, median_norm=median_norm(p, n))
         return self
+
+    def _params(self) -> dict[str, Any]:
+        return {"T": self.T, "seed": self.seed}
 
 
 STEERERS: dict[str, Any] = {cls.__name__: cls for cls in (ODESteer, StepODESteer, CAA, ITI, RepE)}

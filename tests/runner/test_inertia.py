@@ -1,0 +1,118 @@
+"""Belief-inertia pairs from scripted false-belief episodes played in the env."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+
+import theory_of_space  # noqa: F401  (registers the ids)
+from theory_of_space.agents.false_belief import FalseBeliefAgent
+from theory_of_space.probes.false_belief_requests import build_false_belief_requests, false_belief_episode
+from theory_of_space.runner.episode import run_episode
+from theory_of_space.runner.inertia import inertia_episode, write_inertia_episodes
+from theory_of_space.steering.inertia import build_inertia_pairs, pairs_from_episodes
+from theory_of_space.world.generate import generate_scene
+
+FB_ID = "TheoryOfSpace/Explore-FalseBelief-v0"
+
+
+def _play(seed: int):
+    env = gym.make(FB_ID, reward="none")
+    scene = generate_scene(seed)
+    env.reset(options={"scene": scene})
+    changed, changes = env.unwrapped.false_belief_scene, env.unwrapped.false_belief_changes
+    agent = FalseBeliefAgent("updating", scene, changed, changes)
+    return scene, false_belief_episode(run_episode(env, agent, options={"scene": scene}), changed)
+
+
+def test_pairs_from_a_scripted_episode_carry_the_right_old_and_new_values(tmp_path):
+    scene, episode = _play(2)
+    record = inertia_episode(episode, seed=2)
+    pairs = pairs_from_episodes([record])
+    assert pairs, "the scripted agent re-observes changed objects"
+    changes = {c.name: c for c in episode.changes}
+    start = scene.start.cell
+    probed = {t.turn for t in episode.turns}
+    for pair in pairs:
+        change = changes[pair.object]
+        assert pair.turn == episode.first_seen[pair.object] and pair.turn in probed
+        new = [change.cell_to[0] - start[0], change.cell_to[1] - start[1]]
+        old = [change.cell_from[0] - start[0], change.cell_from[1] - start[1]]
+        assert pair.new["position"] == new and pair.old["position"] == old
+        if change.kind == "rotate":
+            assert (pair.old["facing"], pair.new["facing"]) == (change.facing_from.label, change.facing_to.label)
+            assert json.loads(pair.positive)[pair.object]["facing"] == change.facing_to.label
+        else:
+            assert json.loads(pair.negative)[pair.object]["position"] == old
+    # The prompt is exactly what that turn's global_fb probe sees, before the probe question.
+    fb_requests = {r.turn: r for r in build_false_belief_requests(episode) if r.kind == "global_fb"}
+    for pair in pairs_from_episodes([record], probe="global_fb"):
+        request = fb_requests[pair.turn]
+        assert pair.prompt == [{"role": m.role, "content": m.content} for m in request.messages]
+    path = write_inertia_episodes([record], tmp_path)
+    assert build_inertia_pairs(tmp_path) == pairs and path.name == "inertia_episodes.jsonl"
+
+
+def _tiny_local_model(folder):
+    """A tiny random Llama (d=16) and a word-level tokenizer with a chat template, saved to ``folder``."""
+    import torch
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
+    from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerFast
+
+    words = ["<pad>", "<s>", "</s>", "<unk>", "{", "}", "FINAL", "ANSWER:", "lamp", "[1,", "2]", "north", "look"]
+    core = Tokenizer(WordLevel(vocab={w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    core.pre_tokenizer = WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    tok.chat_template = "{% for m in messages %}{{ m['content'] }} </s> {% endfor %}"
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(words),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=8192,
+        initializer_range=0.3,
+        pad_token_id=0,
+        eos_token_id=2,
+    )
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_experiment_steers_only_the_probes_and_stores_rescorable_records(tmp_path):
+    import torch
+
+    from theory_of_space.agents.model_agent import make_model_agent
+    from theory_of_space.probes.false_belief_requests import FalseBeliefRecord
+    from theory_of_space.runner.inertia import run_inertia_experiment
+    from theory_of_space.steering import CAA
+
+    episodes = [_play(2)[1], _play(5)[1]]
+    path = _tiny_local_model(tmp_path / "model")
+    g = torch.Generator().manual_seed(0)
+    caa = CAA(T=50.0).fit(torch.randn(8, 16, generator=g) + 2, torch.randn(8, 16, generator=g))
+    overrides = {"max_tokens": 6, "device": "cpu", "temperature": 0, "batch_size": 4}
+    with make_model_agent(f"hf:{path}", overrides=overrides) as agent:
+        summary = run_inertia_experiment(episodes, agent, {"caa": (caa, 1)}, tmp_path / "run", in_flight=4)
+    assert set(summary["conditions"]) == {"unsteered", "caa"}
+    assert set(summary["paired"]["caa"]) == {"inertia_pos", "inertia_ori", "correctness_pos", "correctness_ori"}
+    replies = {}
+    for episode in episodes:
+        folder = tmp_path / "run" / "episodes" / episode.scene.scene_id
+        for name in ("unsteered", "caa"):
+            record = FalseBeliefRecord.from_dict(json.loads((folder / f"{name}.json").read_text()))
+            assert record.score()["invalid_maps"] >= 1  # a random model writes no maps; scored as invalid
+            replies[(episode.scene.scene_id, name)] = [a.reply for a in record.answers.values()]
+            assert len(record.answers) == 1 + len(episode.turns)  # exploration map + one per probed turn
+    changed = sum(replies[(s, "caa")] != replies[(s, "unsteered")] for s, _ in replies)
+    assert changed >= 1  # steering reached the probe answers
+    assert (tmp_path / "run" / "summary.md").read_text().startswith("# False-belief probes")
+    with pytest.raises(ValueError, match="only 'probes'"):
+        run_inertia_experiment(episodes, agent, {}, tmp_path / "x", apply_to="all")
