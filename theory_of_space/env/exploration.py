@@ -329,10 +329,7 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         text = "\n\n".join(part for part in parts.values() if part)
         info = self._step_info(outcome, parts, final)
         obs: dict[str, Any] = {"text": text}
-        if self.obs_mode == "vision":
-            obs["image"] = self._blank_image() if view is None else view
-            info["image_attached"] = view is not None
-            info["images"] = [] if view is None else [view]
+        self._show_view(obs, info, view)
         if final and self.false_belief:
             return self._start_false_belief(obs, reward, info)
         terminated = outcome.phase_end == "term"
@@ -497,28 +494,11 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
         parts = self._message_parts(outcome, phase.session)
         if not outcome.valid:
             parts["result"] = false_belief_invalid_feedback(outcome.invalid_detail or "", self.prompt_options)
-        info = {
-            **self._common_info(phase.session),
-            "phase": "false_belief",
-            "phase_end": outcome.phase_end,
-            "valid": outcome.valid,
-            "invalid_reason": outcome.invalid_reason,
-            "invalid_detail": outcome.invalid_detail,
-            "actions": [str(a) for a in outcome.actions],
-            "action_results": [r.to_dict() for r in outcome.results],
-            "step_cost": outcome.cost,
-            "visible": [] if outcome.view is None else list(outcome.view.names),
-            "newly_observed": list(outcome.newly_observed),
-            "message_parts": parts,
-            **phase_info,
-        }
+        info = {**self._turn_info(outcome, parts, phase.session), "phase": "false_belief", **phase_info}
         if "false_belief" in phase_info:
             info["metrics"] = {**self._exploration_metrics, "false_belief": phase_info["false_belief"]}
         obs: dict[str, Any] = {"text": "\n\n".join(part for part in parts.values() if part)}
-        if self.obs_mode == "vision":
-            obs["image"] = self._blank_image() if view is None else view
-            info["image_attached"] = view is not None
-            info["images"] = [] if view is None else [view]
+        self._show_view(obs, info, view)
         return obs, 0.0, outcome.phase_end == "term", outcome.phase_end == "budget", info
 
     def _common_info(self, session: ExplorationSession | None = None) -> dict[str, Any]:
@@ -541,10 +521,12 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             "action_format": self.prompt_options.action_format,
         }
 
-    def _step_info(self, outcome: TurnOutcome, parts: dict[str, str], final: bool) -> dict[str, Any]:
-        assert self.session is not None
-        info = {
-            **self._common_info(),
+    def _turn_info(
+        self, outcome: TurnOutcome, parts: dict[str, str], session: ExplorationSession
+    ) -> dict[str, Any]:
+        """What every turn's ``info`` says of the turn itself, in either phase."""
+        return {
+            **self._common_info(session),
             "phase_end": outcome.phase_end,
             "valid": outcome.valid,
             "invalid_reason": outcome.invalid_reason,
@@ -556,6 +538,18 @@ class ExploreEnv(gym.Env[dict[str, Any], str]):
             "newly_observed": list(outcome.newly_observed),
             "message_parts": parts,
         }
+
+    def _show_view(self, obs: dict[str, Any], info: dict[str, Any], view: np.ndarray | None) -> None:
+        """Vision world: the turn's picture (a blank frame when it has none) in ``obs`` and ``info``."""
+        if self.obs_mode != "vision":
+            return
+        obs["image"] = self._blank_image() if view is None else view
+        info["image_attached"] = view is not None
+        info["images"] = [] if view is None else [view]
+
+    def _step_info(self, outcome: TurnOutcome, parts: dict[str, str], final: bool) -> dict[str, Any]:
+        assert self.session is not None
+        info = self._turn_info(outcome, parts, self.session)
         if self.reward_kind == "info_gain" or final:
             info["information_gain"] = self._last_gain
         if final:
