@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,22 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers-path", help="dotted path of the decoder block list, if it cannot be found")
 
 
+def _rows(path: Path, field: str) -> Iterator[tuple[int, Any]]:
+    """``(line number, row)`` of each non-empty line: the line itself in a ``.txt`` file, its JSON in ``.jsonl``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"`{field}`: no such file {path}")
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        if path.suffix != ".jsonl":
+            yield n, line
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"`{field}` {path}:{n}: invalid JSON ({exc.msg})") from exc
+
+
 def read_items(path: str | Path, field: str) -> list[Any]:
     """Items from a ``.txt`` file (one per non-empty line) or ``.jsonl`` file.
 
@@ -128,19 +145,8 @@ def read_items(path: str | Path, field: str) -> list[Any]:
         ValueError: for an empty file or a malformed line, naming ``field`` and the line.
     """
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"`{field}`: no such file {p}")
     items: list[Any] = []
-    for n, line in enumerate(p.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        if p.suffix != ".jsonl":
-            items.append(line)
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"`{field}` {p}:{n}: invalid JSON ({exc.msg})") from exc
+    for n, row in _rows(p, field):
         if isinstance(row, str):
             items.append(row)
         elif isinstance(row, dict) and isinstance(row.get("text"), str):
@@ -263,19 +269,8 @@ def read_prompts(path: str | Path, field: str) -> list[Any]:
         ValueError: for an empty file or a malformed line, naming ``field`` and the line.
     """
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"`{field}`: no such file {p}")
     prompts: list[Any] = []
-    for n, line in enumerate(p.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        if p.suffix != ".jsonl":
-            prompts.append(line)
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"`{field}` {p}:{n}: invalid JSON ({exc.msg})") from exc
+    for n, row in _rows(p, field):
         prompt = row.get("prompt") if isinstance(row, dict) else row
         if isinstance(prompt, str) or (isinstance(prompt, list) and all(isinstance(m, dict) for m in prompt)):
             prompts.append(prompt)
