@@ -1,12 +1,15 @@
 """The training episode: scenes from dataset columns, the question phase, and a reward that cannot be gamed."""
 
+import json
+
 import pytest
 
 from theory_of_space.agents.scripted import scout_agent, strategist_agent
 from theory_of_space.integrations.training import TrainingEpisode, reward_weights, scene_from_columns
+from theory_of_space.probes.cogmap import map_prompt, true_cogmap
 from theory_of_space.tasks.suite import generate_questions
 from theory_of_space.world.generate import generate_scene
-from theory_of_space.world.scene import scene_seed
+from theory_of_space.world.scene import Pose, scene_seed
 
 REWARDS = ["info_gain", "coverage", {"info_gain": 1.0, "coverage": 0.5}]
 
@@ -120,3 +123,34 @@ def test_task_accuracy_asks_the_questions_after_the_exploration_and_scores_them(
 def test_unknown_tasks_fail_at_construction():
     with pytest.raises(ValueError, match="`tasks`"):
         TrainingEpisode(reward="task_accuracy", tasks=["rot"])
+
+
+def test_map_correctness_asks_the_global_map_after_the_exploration_then_the_questions():
+    episode = TrainingEpisode(
+        reward={"map_correctness": 1.0, "task_accuracy": 1.0}, tasks=["dir"], env_options={"n_rooms": 2}
+    )
+    episode.reset(seed=2)
+    step = episode.step("FINAL ANSWER: Actions: [Observe()]")
+    step = episode.step("FINAL ANSWER: Actions: [Term()]")
+    assert episode.phase == "map" and map_prompt("global") in step.message and step.reward == 0.0
+    session = episode.env.session
+    truth = true_cogmap(episode.scene, "global", pose=Pose(session.cell, session.facing))
+    perfect = {
+        name: {"position": list(entry.position), **({} if entry.facing is None else {"facing": entry.facing.name})}
+        for name, entry in truth.items()
+    }
+    step = episode.step(f"FINAL ANSWER: {json.dumps(perfect)}")
+    assert step.reward == pytest.approx(1.0) and episode.components["map_correctness"] == pytest.approx(1.0)
+    assert step.info["map_valid"] and episode.phase == "questions"  # the questions follow the map
+
+
+def test_a_reply_with_no_map_scores_zero_and_a_partial_map_scores_between():
+    scores = []
+    for reply in ("FINAL ANSWER: no map", 'FINAL ANSWER: {"agent": {"position": [0, 0], "facing": "north"}}'):
+        episode = TrainingEpisode(reward="map_correctness", env_options={"n_rooms": 2})
+        episode.reset(seed=2)
+        episode.step("FINAL ANSWER: Actions: [Term()]")
+        last = episode.step(reply)
+        assert last.done
+        scores.append(episode.reward())
+    assert scores[0] == 0.0 and 0.0 < scores[1] < 1.0

@@ -8,7 +8,10 @@ The reward is a weighted sum of end-of-episode scores, each in [0, 1]:
 - ``info_gain``: the information gain of the exploration (the knowledge solver's positional certainty);
 - ``coverage``: the fraction of objects and doors observed (node coverage);
 - ``task_accuracy``: the mean score of the evaluation questions asked after the exploration (an unanswered
-  question scores 0).
+  question scores 0);
+- ``map_correctness``: after the exploration the model writes its global cognitive map (the belief probe's
+  prompt), scored against the whole true map with the agent at its final pose (overall = mean of the
+  direction, facing and position similarities; a reply with no map scores 0).
 
 Every score is a function of the episode's state, never a sum of per-step bonuses, so it cannot be farmed:
 an invalid reply changes nothing, a repeated Observe of a known view adds nothing, and ending at once leaves
@@ -25,11 +28,12 @@ from typing import Any, Literal
 
 from theory_of_space.env.exploration import ExploreEnv
 from theory_of_space.env.tools import ToolCalls
+from theory_of_space.probes.cogmap import cogmap_scale, compare_cogmaps, map_prompt, parse_cogmap, true_cogmap
 from theory_of_space.tasks.base import Question
 from theory_of_space.tasks.prompts import question_block
 from theory_of_space.tasks.suite import TASK_IDS, generate_questions, score_question
 from theory_of_space.world.generate import generate_scene
-from theory_of_space.world.scene import Scene
+from theory_of_space.world.scene import Pose, Scene
 from theory_of_space.world.tos_format import load_tos_scene
 
 __all__ = [
@@ -42,13 +46,13 @@ __all__ = [
     "scene_from_columns",
 ]
 
-REWARD_COMPONENTS = ("info_gain", "coverage", "task_accuracy")
+REWARD_COMPONENTS = ("info_gain", "coverage", "task_accuracy", "map_correctness")
 GENERATOR_COLUMNS = ("n_rooms", "room_size", "n_objects", "topology", "object_sampler")
 SCENE_COLUMNS = ("seed", "scene_folder", *GENERATOR_COLUMNS)
 """Dataset columns that choose a scene: ``seed`` with the generator settings, or ``scene_folder`` (a
 published ``runNN`` folder). Other columns (``prompt`` and anything a reward function reads) are ignored."""
 
-Phase = Literal["exploration", "questions", "done"]
+Phase = Literal["exploration", "map", "questions", "done"]
 
 
 def reward_weights(reward: str | Mapping[str, float]) -> dict[str, float]:
@@ -149,6 +153,10 @@ class TrainingEpisode:
     def asks_questions(self) -> bool:
         return "task_accuracy" in self.weights
 
+    @property
+    def asks_map(self) -> bool:
+        return "map_correctness" in self.weights
+
     def reset(self, **columns: Any) -> str:
         """Start on the scene a dataset row asks for; returns the first user message (the task prompt)."""
         self.scene = scene_from_columns(columns, defaults=self.generator_defaults)
@@ -175,6 +183,8 @@ class TrainingEpisode:
         before = self.reward()
         if self.phase == "exploration":
             message, info = self._explore(reply)
+        elif self.phase == "map":
+            message, info = self._score_map(reply)
         else:
             message, info = self._answer(reply)
         return EpisodeStep(message, self.reward() - before, self.phase == "done", info)
@@ -187,13 +197,31 @@ class TrainingEpisode:
             self.components["info_gain"] = float(info["information_gain"])
         message = obs["text"]
         if terminated or truncated:
-            self.phase = "done"
-            if self.asks_questions:
-                self.questions = self._draw_questions()
-                if self.questions:
-                    self.phase = "questions"
-                    message = f"{message.rstrip()}\n\n{self._question_text()}"
+            if self.asks_map:
+                self.phase = "map"
+                return f"{message.rstrip()}\n\n{map_prompt('global')}", info
+            message = self._start_questions(message)
         return message, info
+
+    def _start_questions(self, message: str) -> str:
+        """After the exploration (and the map): the first question, or the end of the episode."""
+        self.phase = "done"
+        if self.asks_questions:
+            self.questions = self._draw_questions()
+            if self.questions:
+                self.phase = "questions"
+                return f"{message.rstrip()}\n\n{self._question_text()}"
+        return message
+
+    def _score_map(self, reply: str | ToolCalls) -> tuple[str, dict[str, Any]]:
+        assert self.scene is not None and self.env.session is not None
+        text = reply if isinstance(reply, str) else str(reply.calls)
+        parsed = parse_cogmap(text, "global")
+        pose = Pose(self.env.session.cell, self.env.session.facing)
+        scores = compare_cogmaps(parsed.entries, true_cogmap(self.scene, "global", pose=pose), cogmap_scale(self.scene))
+        self.components["map_correctness"] = scores.overall if parsed.valid else 0.0
+        info = {"map_valid": parsed.valid, "map_scores": scores.to_dict()}
+        return self._start_questions("Map recorded."), info
 
     def _answer(self, reply: str | ToolCalls) -> tuple[str, dict[str, Any]]:
         assert self.scene is not None

@@ -11,7 +11,8 @@ The tools are the benchmark's actions under their own names. A turn of the bench
 ending in one final action, so motion calls (``JumpTo``, ``Rotate``) are held and carried out with the next
 final call (``Observe``, ``Query``, ``Term``): that call plays the whole turn through the environment, with the
 same rules, costs, failures and budget as a text reply. After the exploration, when the reward includes
-``task_accuracy``, the evaluation questions follow and ``Answer`` replies to them.
+``map_correctness`` the model is asked for its cognitive map, and with ``task_accuracy`` the evaluation
+questions follow; ``Answer`` replies to both.
 
 Nothing here imports TRL; pass the class (or a ``functools.partial`` of it) as ``environment_factory``.
 """
@@ -119,12 +120,12 @@ class ExplorationToolEnv:
         return self._play("Term", {})
 
     def Answer(self, answer: str) -> str:
-        """Answer the current question after the exploration, in the format the question asks for.
+        """Answer what is asked after the exploration (the cognitive map, then each question) in its format.
 
         Args:
             answer: Only the answer, in the required format.
         """
-        if self._episode.phase != "questions":
+        if self._episode.phase not in ("map", "questions"):
             raise RuntimeError("there is no question to answer now; explore with the action tools")
         return self._episode.step(f"FINAL ANSWER: {answer}").message
 
@@ -142,7 +143,7 @@ class ExplorationToolEnv:
 
     def _check_exploring(self) -> None:
         phase = self._episode.phase
-        if phase == "questions":
-            raise RuntimeError("the exploration is over; answer the question with the Answer tool")
+        if phase in ("map", "questions"):
+            raise RuntimeError("the exploration is over; answer with the Answer tool")
         if phase == "done":
             raise RuntimeError("the episode is over; no further actions are possible")
