@@ -147,3 +147,26 @@ def test_probe_phase_stores_every_probe_by_key_and_assembles_the_record(tmp_path
     record = json.loads((folder / "probe_record.json").read_text())
     assert sorted(record["answers"]) == sorted(keys)
     assert not (folder / "evaluate.jsonl").exists()
+
+
+def test_an_unexpected_error_ends_only_its_episode(tmp_path):
+    class Broken(FakeModel):
+        def act(self, messages):
+            if "## Question" in messages[-1].content and self.calls > 12:
+                raise RuntimeError("a bug")
+            return super().act(messages)
+
+    outcome = run_experiment(_experiment(tmp_path, in_flight=1), make_model=factory(Broken()))
+    assert outcome.episodes == 2 and outcome.done == 1
+    assert len(outcome.errors) == 1 and "RuntimeError: a bug" in outcome.errors[0]
+    assert "seed000" in outcome.errors[0]
+
+
+def test_reading_for_a_report_never_repairs_a_folder_a_run_may_be_writing(tmp_path):
+    run_experiment(_experiment(tmp_path, agents=("scout",), scenes="0:1"))
+    path = next((tmp_path / "run").rglob("evaluate.jsonl"))
+    with open(path, "ab") as handle:
+        handle.write(b'{"key": "evaluate/cut')
+    before = path.read_bytes()
+    (episode,) = load_runs([tmp_path / "run"])
+    assert path.read_bytes() == before and any(str(path) in p for p in episode.problems)

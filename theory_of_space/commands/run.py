@@ -122,6 +122,8 @@ def _run(args: argparse.Namespace) -> int:
         print(line)
     if not args.no_report:
         _write_report([outcome.root], outcome.root)
+    if outcome.errors:
+        return 4
     return 0 if not outcome.stopped else 3
 
 

@@ -145,7 +145,8 @@ def episode_page(episode: EpisodeData, index: int) -> str:
                  f"{a['score']['value']:.2f}"] for a in episode.answers]
         body.append("<h2>Questions</h2>" + _table_html(["Task", "Question", "Reply (end)", "Truth", "Score"], rows))
     messages = _messages(episode.folder)
-    probes = _probe_replies(episode.folder)
+    probes = {int(r["turn"]): str(r.get("reply") or "") for r in episode.probes
+              if r.get("kind") == "global" and isinstance(r.get("turn"), int)}
     bounds = _bounds(episode.scene)
     if s["setting"] == "passive" and len(messages) > 1:
         body.append("<h2>History prompt</h2>" + _message_html(messages[1], episode.folder))
@@ -174,16 +175,6 @@ def episode_page(episode: EpisodeData, index: int) -> str:
 def _messages(folder: Path) -> list[dict[str, Any]]:
     path = folder / "messages.json"
     return json.loads(path.read_text()) if path.is_file() else []
-
-
-def _probe_replies(folder: Path) -> dict[int, str]:
-    from theory_of_space.runner.store import EpisodeStore
-
-    path = folder / "probe.jsonl"
-    if not path.is_file():
-        return {}
-    return {int(r["turn"]): str(r.get("reply") or "") for r in EpisodeStore(folder).results("probe").values()
-            if r.get("kind") == "global" and isinstance(r.get("turn"), int)}
 
 
 def _images_html(message: dict[str, Any], folder: Path) -> str:

@@ -87,7 +87,7 @@ def load_episode(folder: Path) -> EpisodeData:
     """Read one episode folder; a bad file is reported in ``problems`` (with its path), not raised."""
     folder = Path(folder)
     head = json.loads((folder / "scene.json").read_text())
-    store = EpisodeStore(folder)
+    store = EpisodeStore(folder, readonly=True)
     turns = sorted(store.results("explore").values(), key=lambda r: int(r.get("turn", 0)))
     answers = [r for r in store.results("evaluate").values()
                if isinstance(r.get("score"), dict) and isinstance(r["score"].get("value"), (int, float))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE, MIN_IMAGE_SIZE
-from theory_of_space.tasks import TASK_IDS, TASKS, can_generate_all
+from theory_of_space.tasks import TASK_IDS, can_generate_all
 from theory_of_space.world.generate import generate_scene
 from theory_of_space.world.scene import Scene
 from theory_of_space.world.tos_format import load_tos_scene
@@ -234,10 +234,6 @@ def scene_folder(ref: SceneRef, scene: Scene) -> str:
 def safe_name(name: str) -> str:
     """A folder name for an agent spec."""
     return _safe(name)
-
-
-def task_column(task: str) -> str:
-    return TASKS[task].column
 
 
 def split_list(values: Sequence[str] | None) -> tuple[str, ...]:

@@ -15,11 +15,9 @@ available when the packages they build on are installed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from theory_of_space.agents.base import Agent, AgentReply, CallRecord, Message
@@ -400,7 +398,3 @@ def run_phases(state: EpisodeState, phases: Iterable[str], functions: dict[str, 
         functions[name](state)
     write_episode_files(state)
 
-
-def load_scene_file(folder: Path) -> dict[str, Any]:
-    """The ``scene.json`` of an episode folder."""
-    return json.loads((folder / SCENE_FILE).read_text())

@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from theory_of_space import __version__
 from theory_of_space.agents.base import Agent
@@ -71,6 +70,7 @@ class RunOutcome:
     stopped: bool = False
     """The cost limit stopped the run before every episode finished (rerun to resume)."""
     errors: list[str] = field(default_factory=list)
+    """Episodes that ended with an unexpected error (their folder and the error); the others went on."""
 
     @property
     def corrupt(self) -> list[CorruptEntry]:
@@ -171,6 +171,9 @@ def _run(
                     outcome.done += 1
                 except BudgetReached:
                     outcome.stopped = True
+                except Exception as error:  # one broken episode must not end a long run
+                    state = futures[future]
+                    outcome.errors.append(f"{state.store.folder}: {type(error).__name__}: {error}")
                 if progress is not None:
                     progress.episode_done()
         for state in states:
@@ -232,7 +235,8 @@ def plan_experiment(experiment: Experiment) -> RequestPlan:
             for world in experiment.worlds:
                 for setting in experiment.settings:
                     settings = episode_settings(experiment, world, setting)
-                    stored = EpisodeStore(Path(experiment.out).joinpath(*episode_parts(spec, ref, scene, settings)))
+                    stored = EpisodeStore(Path(experiment.out).joinpath(*episode_parts(spec, ref, scene, settings)),
+                                          readonly=True)
                     base = len(initial_message(scene, settings.prompt_options)) // 4
                     steps = settings.max_exp_steps if setting == "active" else 0
                     done = {p: stored.results(p) if stored.path(p).is_file() else {} for p in counts}
@@ -264,11 +268,9 @@ def outcome_lines(outcome: RunOutcome) -> list[str]:
         lines.append(f"retried {outcome.counters.retried} stored failed requests")
     for entry in outcome.corrupt:
         lines.append(f"corrupt stored data, recomputed: {entry}")
+    for error in outcome.errors:
+        lines.append(f"episode failed (rerun to retry it): {error}")
     if outcome.stopped:
         lines.append("stopped at the cost limit (--max-cost); run the same command again to resume")
     return lines
 
-
-def experiment_summary(experiment: Experiment) -> dict[str, Any]:
-    """The experiment as plain JSON (for the report's header)."""
-    return experiment.to_dict()

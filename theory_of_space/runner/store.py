@@ -69,8 +69,9 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (see :func:`write_atomic`)."""
-    write_atomic(path, json.dumps(data, indent=1, sort_keys=False).encode())
+    """Write JSON atomically (see :func:`write_atomic`), on one line: an indented dump goes through
+    Python's slow pure-Python encoder, which made writing the episode files cost a third of a run."""
+    write_atomic(path, json.dumps(data).encode())
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -224,6 +225,8 @@ class EpisodeStore:
     """The keyed results of one episode folder, one append-only JSONL file per phase."""
 
     folder: Path
+    readonly: bool = False
+    """Read without repairing (for dry runs and reports, which may read a folder a run is writing)."""
     corrupt: list[CorruptEntry] = field(default_factory=list)
     """Bad lines met while loading; their requests count as missing."""
     _phases: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -266,11 +269,11 @@ class EpisodeStore:
                     bad.append(line.decode(errors="replace"))
                     continue
                 records[record["key"]] = record
-            if raw and not raw.endswith(b"\n"):
+            if raw and not raw.endswith(b"\n") and not self.readonly:
                 # a line cut by a kill: the next append must start on a line of its own
                 with open(path, "ab") as handle:
                     handle.write(b"\n")
-        if bad:
+        if bad and not self.readonly:
             with open(self.folder / f"{phase}{CORRUPT_SUFFIX}", "a") as handle:
                 handle.writelines(line + "\n" for line in bad)
             # keep only the good lines, so the bad ones are reported once and never read again
