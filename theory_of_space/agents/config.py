@@ -98,6 +98,8 @@ class ModelConfig:
         seed: ``hf``: seeds torch once when the model loads, for reproducible sampling.
         input_price_per_mtok: USD per million input tokens; from the price table when not given.
         output_price_per_mtok: USD per million output tokens; from the price table when not given.
+        batch_discount: Fraction taken off both prices for a request sent through the provider's batch
+            API (0.5 for OpenAI and Anthropic); from the price table when not given, else 0.
     """
 
     name: str
@@ -133,6 +135,7 @@ class ModelConfig:
     seed: int | None = None
     input_price_per_mtok: float | None = None
     output_price_per_mtok: float | None = None
+    batch_discount: float | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -152,11 +155,13 @@ class ModelConfig:
             return self.token_param
         return "max_completion_tokens" if self.provider == "openai" else "max_tokens"
 
-    def cost_usd(self, input_tokens: int, output_tokens: int) -> float | None:
-        """Dollar cost of one call, or ``None`` without a price for this model."""
+    def cost_usd(self, input_tokens: int, output_tokens: int, *, batch: bool = False) -> float | None:
+        """Dollar cost of one call, or ``None`` without a price for this model; ``batch``: sent through
+        the provider's batch API, at the list price less :attr:`batch_discount`."""
         if self.input_price_per_mtok is None or self.output_price_per_mtok is None:
             return None
-        return (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1e6
+        cost = (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1e6
+        return cost * (1.0 - (self.batch_discount or 0.0)) if batch else cost
 
 
 def _validate(config: ModelConfig) -> None:
@@ -181,6 +186,8 @@ def _validate(config: ModelConfig) -> None:
         raise ValueError(f"{where}: expected `image_quality` in 1..95, got {config.image_quality}")
     if config.token_param not in (None, *get_args(TokenParam)):
         raise ValueError(f"{where}: expected `token_param` in {get_args(TokenParam)}, got {config.token_param!r}")
+    if config.batch_discount is not None and not 0 <= config.batch_discount < 1:
+        raise ValueError(f"{where}: expected `batch_discount` in [0, 1), got {config.batch_discount}")
     if config.thinking and config.thinking_budget is None:
         raise ValueError(f"{where}: `thinking` is on, so expected a `thinking_budget` (tokens, >= 1024)")
     if config.thinking_budget is not None and config.thinking_budget >= config.max_tokens:
@@ -199,6 +206,8 @@ class Catalog:
 
     entries: dict[str, dict[str, Any]]
     prices: dict[str, tuple[float, float]]
+    batch_discounts: dict[str, float] = field(default_factory=dict)
+    """Per model, the fraction off both prices through the provider's batch API."""
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -207,6 +216,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"model config file {path}: not valid TOML ({error})") from error
+
+
+_PRICE_KEYS = frozenset({"input", "output", "batch_discount"})
 
 
 def _parse_catalog(data: Mapping[str, Any], source: str) -> Catalog:
@@ -219,11 +231,17 @@ def _parse_catalog(data: Mapping[str, Any], source: str) -> Catalog:
             raise ValueError(f"{source}: expected a table for `models.{name}`, got {type(entry).__name__}")
         entries[name] = dict(entry)
     prices: dict[str, tuple[float, float]] = {}
+    discounts: dict[str, float] = {}
     for model, price in data.get("prices", {}).items():
-        if not isinstance(price, dict) or set(price) != {"input", "output"}:
-            raise ValueError(f'{source}: expected `prices."{model}"` = {{ input = ..., output = ... }}, got {price!r}')
+        if not isinstance(price, dict) or not {"input", "output"} <= set(price) <= _PRICE_KEYS:
+            raise ValueError(
+                f'{source}: expected `prices."{model}"` = {{ input = ..., output = ... [, batch_discount = ...] }}, '
+                f"got {price!r}"
+            )
         prices[model] = (float(price["input"]), float(price["output"]))
-    return Catalog(entries, prices)
+        if "batch_discount" in price:
+            discounts[model] = float(price["batch_discount"])
+    return Catalog(entries, prices, discounts)
 
 
 def load_catalog(config_path: str | os.PathLike[str] | None = None) -> Catalog:
@@ -241,7 +259,8 @@ def load_catalog(config_path: str | os.PathLike[str] | None = None) -> Catalog:
     if not path.is_file():
         raise FileNotFoundError(f"model config file not found: {path}")
     user = _parse_catalog(_read_toml(path), str(path))
-    return Catalog({**catalog.entries, **user.entries}, {**catalog.prices, **user.prices})
+    return Catalog({**catalog.entries, **user.entries}, {**catalog.prices, **user.prices},
+                   {**catalog.batch_discounts, **user.batch_discounts})
 
 
 # ==== Specs and overrides ====
@@ -375,6 +394,8 @@ def resolve_model_config(
     if price is not None:
         settings.setdefault("input_price_per_mtok", price[0])
         settings.setdefault("output_price_per_mtok", price[1])
+    if settings["model"] in catalog.batch_discounts:
+        settings.setdefault("batch_discount", catalog.batch_discounts[settings["model"]])
     return ModelConfig(**settings)
 
 

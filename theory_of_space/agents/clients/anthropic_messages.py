@@ -13,7 +13,7 @@ from theory_of_space.agents.clients._errors import describe, is_retryable_status
 from theory_of_space.agents.clients.images import encode_image, interleave
 from theory_of_space.agents.config import ModelConfig
 
-__all__ = ["STREAMING_THRESHOLD_TOKENS", "AnthropicMessagesClient"]
+__all__ = ["STREAMING_THRESHOLD_TOKENS", "AnthropicMessagesClient", "parse_message"]
 
 STREAMING_THRESHOLD_TOKENS = 21_333
 """Above this ``max_tokens`` the SDK refuses a non-streaming call on its default timeout (it expects
@@ -92,18 +92,7 @@ class AnthropicMessagesClient:
                 message = stream.get_final_message()
         else:
             message = self._client.messages.create(**params, extra_body=extra_body)
-        text = "".join(block.text for block in message.content if block.type == "text")
-        extra: dict[str, Any] = {"finish_reason": message.stop_reason, "streamed": self._stream}
-        thinking = "\n".join(block.thinking for block in message.content if block.type == "thinking")
-        if thinking:
-            extra["thinking"] = thinking
-        usage = message.usage
-        for name in ("cache_read_input_tokens", "cache_creation_input_tokens"):
-            value = getattr(usage, name, None)
-            if value:
-                extra[name] = value
-        # Anthropic bills thinking as output and does not report it apart: reasoning_tokens stays None.
-        return Completion(text, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, extra=extra)
+        return parse_message(message, streamed=self._stream)
 
     def is_retryable(self, error: Exception) -> bool:
         """Rate limits, overload, timeouts, connection failures and server errors; never 400/401/403."""
@@ -127,3 +116,19 @@ class AnthropicMessagesClient:
         if not self._closed:
             self._closed = True
             self._client.close()
+
+
+def parse_message(message: Any, *, streamed: bool) -> Completion:
+    """Text, thinking and usage of an SDK ``Message`` (an answer, or a batch result's message)."""
+    text = "".join(block.text for block in message.content if block.type == "text")
+    extra: dict[str, Any] = {"finish_reason": message.stop_reason, "streamed": streamed}
+    thinking = "\n".join(block.thinking for block in message.content if block.type == "thinking")
+    if thinking:
+        extra["thinking"] = thinking
+    usage = message.usage
+    for name in ("cache_read_input_tokens", "cache_creation_input_tokens"):
+        value = getattr(usage, name, None)
+        if value:
+            extra[name] = value
+    # Anthropic bills thinking as output and does not report it apart: reasoning_tokens stays None.
+    return Completion(text, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, extra=extra)

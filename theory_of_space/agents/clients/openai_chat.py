@@ -15,7 +15,7 @@ from theory_of_space.agents.clients._errors import describe, is_retryable_status
 from theory_of_space.agents.clients.images import encode_image, interleave
 from theory_of_space.agents.config import ModelConfig
 
-__all__ = ["OpenAIChatClient"]
+__all__ = ["OpenAIChatClient", "parse_chat_completion"]
 
 
 class OpenAIChatClient:
@@ -92,30 +92,7 @@ class OpenAIChatClient:
             ValueError: The server's answer is not a chat completion (no JSON object, or no choices).
         """
         answer = self._client.post("/chat/completions", body=request, cast_to=object)
-        choices = answer.get("choices") if isinstance(answer, dict) else None
-        if not choices or not isinstance(choices[0], dict):
-            raise ValueError(f"the server's answer for model {self.model!r} holds no choices: {str(answer)[:200]!r}")
-        choice = choices[0]
-        message = choice.get("message") or {}
-        extra: dict[str, Any] = {"finish_reason": choice.get("finish_reason")}
-        # vLLM, SGLang and DeepSeek-style servers return the reasoning trace beside the content.
-        reasoning = message.get("reasoning_content")
-        if reasoning:
-            extra["reasoning"] = reasoning
-        text = message.get("content") or ""
-        usage = answer.get("usage")
-        if not isinstance(usage, dict):
-            return Completion(text, extra=extra)
-        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
-        if cached:
-            extra["cached_input_tokens"] = cached
-        return Completion(
-            text=text,
-            input_tokens=usage.get("prompt_tokens") or 0,
-            output_tokens=usage.get("completion_tokens") or 0,
-            reasoning_tokens=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens"),
-            extra=extra,
-        )
+        return parse_chat_completion(answer, model=self.model)
 
     def is_retryable(self, error: Exception) -> bool:
         """Rate limits, timeouts, connection failures and server errors; never 400/401/403/404/422."""
@@ -139,3 +116,35 @@ class OpenAIChatClient:
         if not self._closed:
             self._closed = True
             self._client.close()
+
+
+def parse_chat_completion(answer: Any, *, model: str) -> Completion:
+    """Text, reasoning and usage of a chat completion as plain JSON (an answer, or a batch result's body).
+
+    Raises:
+        ValueError: ``answer`` is not a chat completion (no JSON object, or no choices).
+    """
+    choices = answer.get("choices") if isinstance(answer, dict) else None
+    if not choices or not isinstance(choices[0], dict):
+        raise ValueError(f"the server's answer for model {model!r} holds no choices: {str(answer)[:200]!r}")
+    choice = choices[0]
+    message = choice.get("message") or {}
+    extra: dict[str, Any] = {"finish_reason": choice.get("finish_reason")}
+    # vLLM, SGLang and DeepSeek-style servers return the reasoning trace beside the content.
+    reasoning = message.get("reasoning_content")
+    if reasoning:
+        extra["reasoning"] = reasoning
+    text = message.get("content") or ""
+    usage = answer.get("usage")
+    if not isinstance(usage, dict):
+        return Completion(text, extra=extra)
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if cached:
+        extra["cached_input_tokens"] = cached
+    return Completion(
+        text=text,
+        input_tokens=usage.get("prompt_tokens") or 0,
+        output_tokens=usage.get("completion_tokens") or 0,
+        reasoning_tokens=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens"),
+        extra=extra,
+    )
