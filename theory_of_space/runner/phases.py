@@ -22,6 +22,7 @@ from typing import Any
 
 from theory_of_space.agents.base import Agent, AgentReply, CallRecord, Message
 from theory_of_space.agents.factory import make_agent
+from theory_of_space.runner.batch import BatchPending
 from theory_of_space.runner.episode import EpisodeResult, TurnRecord, run_episode
 from theory_of_space.runner.evaluate import (
     EVALUATION_FILE,
@@ -393,8 +394,19 @@ PHASE_FUNCTIONS: dict[str, PhaseFunction] = {
 
 
 def run_phases(state: EpisodeState, phases: Iterable[str], functions: dict[str, PhaseFunction]) -> None:
-    """Run ``phases`` in pipeline order on one episode, then write its files."""
+    """Run ``phases`` in pipeline order on one episode, then write its files.
+
+    Raises:
+        BatchPending: a phase's requests wait in a provider batch (``--batch``); the later phases ran,
+            and the episode's files are written in the round that brings the results.
+    """
+    pending = None
     for name in phases:
-        functions[name](state)
+        try:
+            functions[name](state)
+        except BatchPending as waiting:  # probes and questions do not need each other's replies
+            pending = waiting
+    if pending is not None:
+        raise pending
     write_episode_files(state)
 

@@ -11,9 +11,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from theory_of_space import __version__
 from theory_of_space.agents.base import Agent
+from theory_of_space.runner.batch import BatchPending
 from theory_of_space.runner.experiment import PHASES, Experiment, SceneRef, parse_scene_spec, scene_folder
 from theory_of_space.runner.phases import (
     PHASE_FUNCTIONS,
@@ -69,6 +71,10 @@ class RunOutcome:
     counters: RunCounters
     stopped: bool = False
     """The cost limit stopped the run before every episode finished (rerun to resume)."""
+    pending: int = 0
+    """Episodes waiting for provider batch results (``batch=True``; rerun to collect them)."""
+    batch: dict[str, Any] = field(default_factory=dict)
+    """``batch=True``: batches collected and submitted this round, requests still waiting."""
     errors: list[str] = field(default_factory=list)
     """Episodes that ended with an unexpected error (their folder and the error); the others went on."""
 
@@ -107,6 +113,7 @@ def run_experiment(
     *,
     progress: Progress | None = None,
     make_model: Callable[..., Agent] | None = None,
+    batch: bool = False,
 ) -> RunOutcome:
     """Run every (agent, scene, world, setting) episode through the experiment's phases.
 
@@ -114,6 +121,8 @@ def run_experiment(
         experiment: what to run and where to store it (``experiment.out``).
         progress: the display to update; ``None`` shows nothing.
         make_model: builds model agents (tests pass fakes); default :func:`make_model_agent`.
+        batch: send the models' probe and question requests through the providers' batch APIs, one
+            round per call (see :mod:`theory_of_space.runner.batch`).
 
     Raises:
         ValueError: bad input, named, before any request; or a run folder that is in use or holds
@@ -128,9 +137,21 @@ def run_experiment(
         for spec in plan.agents:
             roles[spec] = build_roles(spec, meter=meter, query_enabled=experiment.query_enabled,
                                       config_path=experiment.model_config, make_model=make_model)
+        book = None
+        if batch:
+            from theory_of_space.runner.batch import batch_answers
+
+            book = batch_answers(root, roles, meter)
         with RunStore(root, experiment.result_config(), __version__) as store:
             store.register_scenes({scene_folder(ref, scene): scene.scene_id for ref, scene in plan.scenes})
-            return _run(experiment, plan, store, roles, meter, counters, progress)
+            if book is None:
+                return _run(experiment, plan, store, roles, meter, counters, progress)
+            book.save_experiment(experiment.to_dict())
+            collected = book.collect()
+            outcome = _run(experiment, plan, store, roles, meter, counters, progress)
+            submitted = book.submit()
+            outcome.batch = {**collected, "submitted": len(submitted), "waiting": len(book.in_flight())}
+            return outcome
     finally:
         for role in roles.values():
             role.close()
@@ -171,6 +192,8 @@ def _run(
                     outcome.done += 1
                 except BudgetReached:
                     outcome.stopped = True
+                except BatchPending:
+                    outcome.pending += 1
                 except Exception as error:  # one broken episode must not end a long run
                     state = futures[future]
                     outcome.errors.append(f"{state.store.folder}: {type(error).__name__}: {error}")
