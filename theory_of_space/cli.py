@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from theory_of_space import __version__
+from theory_of_space.commands.batch import add_batch_parser
 from theory_of_space.commands.evaluate import add_evaluate_parser
 from theory_of_space.commands.explore import add_explore_parsers
 from theory_of_space.commands.render import add_render_parser
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_run_parsers(subparsers)
+    add_batch_parser(subparsers)
     add_explore_parsers(subparsers)
     add_evaluate_parser(subparsers)
     add_steer_parser(subparsers)

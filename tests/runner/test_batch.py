@@ -64,7 +64,8 @@ def _stored(root: Path, names: tuple[str, ...]) -> dict[str, dict[str, dict]]:
 def _without_call_details(records: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
     """The records with only the call's tokens and error (latency, retries, cost and ids differ by design)."""
     keep = ("input_tokens", "output_tokens", "error")
-    return {f: {k: {**r, "call": {n: r["call"][n] for n in keep}} for k, r in recs.items()} for f, recs in records.items()}
+    return {name: {key: {**r, "call": {n: r["call"][n] for n in keep}} for key, r in recs.items()}
+            for name, recs in records.items()}
 
 
 def _until_done(experiment, rounds: int = 6):
@@ -211,3 +212,20 @@ def test_kill_9_between_submit_and_collect_loses_nothing(agent: str, server: Fak
     assert whole.done == 2
     assert _without_call_details(_stored(out, BATCHED)) == _without_call_details(
         _stored(tmp_path / "interactive", BATCHED))
+
+
+@pytest.mark.parametrize(("agent", "batches"), [("fake-gpt", 1), ("fake-claude", 2)])
+def test_a_kill_between_sending_and_recording_the_batch_id(agent: str, batches: int, server: FakeBatchServer,
+                                                           model_config: Path, tmp_path: Path) -> None:
+    """OpenAI batches are found again by their metadata; Anthropic's carry none, so theirs is sent again."""
+    server.hold = True
+    experiment = _experiment(tmp_path / "run", agent, model_config, scenes="0:1")
+    run_experiment(experiment, batch=True)
+    book = BatchBook(tmp_path / "run")
+    [(submission, record)] = book.submissions().items()
+    unrecorded = {k: v for k, v in record.items() if k not in ("key", "batch_id")}
+    book.store.put("submission", submission, {**unrecorded, "status": "submitting"})  # what a kill leaves
+    server.hold = False
+    outcomes = _until_done(experiment)
+    assert outcomes[-1].done == 1
+    assert len(server.batches) == batches

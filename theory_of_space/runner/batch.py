@@ -286,10 +286,12 @@ class BatchBook:
         write_json(self.root / BATCH_FOLDER / EXPERIMENT_FILE, experiment)
 
     def experiment(self) -> dict[str, Any]:
+        """The stored experiment's options (for :func:`~theory_of_space.runner.experiment.experiment_from`)."""
         path = self.root / BATCH_FOLDER / EXPERIMENT_FILE
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no batch run here (start one with `tos run --batch --out {self.root}`)")
-        return json.loads(path.read_text())
+        # an unset option (None) is stored as such and means the default again
+        return {key: value for key, value in json.loads(path.read_text()).items() if value is not None}
 
     def _providers(self, key: str) -> OpenAIBatches | AnthropicBatches:
         if key not in self.configs:
