@@ -170,3 +170,26 @@ def test_reading_for_a_report_never_repairs_a_folder_a_run_may_be_writing(tmp_pa
     before = path.read_bytes()
     (episode,) = load_runs([tmp_path / "run"])
     assert path.read_bytes() == before and any(str(path) in p for p in episode.problems)
+
+
+def test_a_retried_exploration_turn_replaces_the_turns_after_it(tmp_path):
+    """Turn 2 fails; on the retry the model stops at once, so the old turns 3 and 4 must go."""
+    run_experiment(_experiment(tmp_path, scenes="0:1"),
+                   make_model=factory(FakeModel(fail=lambda kind, n: kind == "explore" and n == 1)))
+    path = next((tmp_path / "run").rglob("explore.jsonl"))
+    assert len(path.read_text().splitlines()) == 4
+
+    class Stopper(FakeModel):
+        def act(self, messages):
+            reply = super().act(messages)
+            if "Rotate" in reply.text:
+                return type(reply)(reply.text.replace("Rotate(90), Observe()", "Term()"), reply.record)
+            return reply
+
+    stopper = Stopper()
+    outcome = run_experiment(_experiment(tmp_path, scenes="0:1"), make_model=factory(stopper))
+    assert outcome.counters.retried == 1
+    assert stopper.calls == 1 + 9  # the retried turn, then every question again: the conversation changed
+    turns = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [t["key"] for t in turns] == ["explore/t01", "explore/t02"] and "Term()" in turns[1]["reply"]
+    assert [t["turn"] for t in load_runs([tmp_path / "run"])[0].turns] == [1, 2]

@@ -239,15 +239,27 @@ def explore_phase(state: EpisodeState) -> None:
         agent = make_agent(settings.proxy, scene=scene, query_enabled=settings.query_enabled)
         advance = True
 
+    changed = False
+
     def on_turn(turn: TurnRecord) -> None:
+        nonlocal changed
         if turn.index > len(replay):
+            changed = True
             state.store.put("explore", _turn_key(turn.index), _turn_record(turn))
 
     wrapped = _ReplayAgent(agent, replay, advance=advance)
     with exploration_env(settings, reward="info_gain") as env:
         state._explored = run_episode(env, wrapped, options={"scene": scene}, on_turn=on_turn)
-    # turns stored past the episode's end (a longer stored run) are not this configuration's
-    state.store.compact("explore")
+    # an earlier attempt that went on longer (before a failed turn was retried) left turns past the end
+    turns = {_turn_key(t.index) for t in state._explored.turns}
+    stale = [key for key in state.store.results("explore") if key not in turns]
+    if stale:
+        state.store.drop("explore", stale)
+    if changed:
+        # a resumed exploration went on differently: answers stored for the old conversation are void
+        for phase in state.store.iter_phases():
+            if phase != "explore" and state.store.results(phase):
+                state.store.drop(phase, list(state.store.results(phase)))
 
 
 # ==== evaluate ====

@@ -230,6 +230,8 @@ class EpisodeStore:
     corrupt: list[CorruptEntry] = field(default_factory=list)
     """Bad lines met while loading; their requests count as missing."""
     _phases: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    _lines: dict[str, int] = field(default_factory=dict)
+    """Lines in each phase file, to know whether compaction has anything to drop."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def path(self, phase: str) -> Path:
@@ -250,12 +252,14 @@ class EpisodeStore:
         records: dict[str, dict[str, Any]] = {}
         path = self.path(phase)
         bad: list[str] = []
+        lines_read = 0
         if path.is_file():
             raw = path.read_bytes()
             lines = raw.split(b"\n")
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
+                lines_read += 1
                 reason = None
                 try:
                     record = json.loads(line)
@@ -278,7 +282,9 @@ class EpisodeStore:
                 handle.writelines(line + "\n" for line in bad)
             # keep only the good lines, so the bad ones are reported once and never read again
             write_atomic(path, b"".join(json.dumps(r).encode() + b"\n" for r in records.values()))
+            lines_read = len(records)
         self._phases[phase] = records
+        self._lines[phase] = lines_read
         return records
 
     def put(self, phase: str, key: str, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -295,14 +301,25 @@ class EpisodeStore:
             finally:
                 os.close(fd)
             self._phases[phase][key] = entry
+            self._lines[phase] += 1
         return entry
 
     def compact(self, phase: str) -> None:
-        """Rewrite the phase file with one line per key (the last result of each)."""
+        """Rewrite the phase file with one line per key (the last result of each), when it has more lines."""
         with self._lock:
             records = self._load(phase)
-            if records:
+            if records and self._lines[phase] > len(records):
                 write_atomic(self.path(phase), b"".join(json.dumps(r).encode() + b"\n" for r in records.values()))
+                self._lines[phase] = len(records)
+
+    def drop(self, phase: str, keys: list[str]) -> None:
+        """Remove results (turns of an earlier attempt past the end of the episode that replaced it)."""
+        with self._lock:
+            records = self._load(phase)
+            for key in keys:
+                records.pop(key, None)
+            write_atomic(self.path(phase), b"".join(json.dumps(r).encode() + b"\n" for r in records.values()))
+            self._lines[phase] = len(records)
 
     def failed(self, phase: str) -> list[str]:
         """Keys of the stored results that record a failed call."""
