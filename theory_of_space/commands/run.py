@@ -68,6 +68,9 @@ def add_run_parsers(subparsers: argparse._SubParsersAction) -> None:
                                 "all phases)")
     add_pipeline_arguments(run)
     add_batch_arguments(run)
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: threads in this process (default); ray: one Ray task per episode")
+    run.add_argument("--address", help="with --executor ray: the Ray cluster to join (default: start Ray here)")
     run.set_defaults(func=_run, fixed_phases=None)
 
     probe = subparsers.add_parser("probe", help="exploration then the cognitive-map probes (the run pipeline "
@@ -123,7 +126,8 @@ def _run(args: argparse.Namespace) -> int:
         outcome = batch_rounds(experiment, wait=args.batch_wait, poll_s=args.batch_poll, quiet=args.quiet)
         lines = batch_lines(outcome)
     else:
-        outcome = run_experiment(experiment, progress=progress)
+        outcome = run_experiment(experiment, progress=progress, executor=getattr(args, "executor", "local"),
+                                 address=getattr(args, "address", None))
         lines = outcome_lines(outcome)
     for line in lines:
         print(line)

@@ -114,6 +114,8 @@ def run_experiment(
     progress: Progress | None = None,
     make_model: Callable[..., Agent] | None = None,
     batch: bool = False,
+    executor: str = "local",
+    address: str | None = None,
 ) -> RunOutcome:
     """Run every (agent, scene, world, setting) episode through the experiment's phases.
 
@@ -123,11 +125,17 @@ def run_experiment(
         make_model: builds model agents (tests pass fakes); default :func:`make_model_agent`.
         batch: send the models' probe and question requests through the providers' batch APIs, one
             round per call (see :mod:`theory_of_space.runner.batch`).
+        executor: ``local`` (threads in this process) or ``ray`` (one Ray task per episode, see
+            :mod:`theory_of_space.runner.executors`); ``address``: the Ray cluster to join.
 
     Raises:
         ValueError: bad input, named, before any request; or a run folder that is in use or holds
             another configuration (:class:`~theory_of_space.runner.store.RunFolderError`).
     """
+    if executor not in ("local", "ray"):
+        raise ValueError(f"expected local or ray for `executor`, got {executor!r}")
+    if executor == "ray" and batch:
+        raise ValueError("--batch runs in one process; use it without --executor ray")
     plan = _prepare(experiment)
     meter = Meter(max_cost=experiment.max_cost)
     counters = RunCounters()
@@ -144,6 +152,14 @@ def run_experiment(
             book = batch_answers(root, roles, meter)
         with RunStore(root, experiment.result_config(), __version__) as store:
             store.register_scenes({scene_folder(ref, scene): scene.scene_id for ref, scene in plan.scenes})
+            if executor == "ray":
+                from theory_of_space.runner.executors import run_plan_on_ray
+
+                episodes = [(spec, ref, scene, world, setting) for spec in plan.agents for ref, scene in plan.scenes
+                            for world in experiment.worlds for setting in experiment.settings]
+                return run_plan_on_ray(experiment, episodes, root=store.root, phases=plan.phases,
+                                       outcome=RunOutcome(store.root, len(episodes), 0, meter, counters),
+                                       address=address, make_model=make_model, progress=progress)
             if book is None:
                 return _run(experiment, plan, store, roles, meter, counters, progress)
             book.save_experiment(experiment.to_dict())
