@@ -60,3 +60,13 @@ def test_a_cost_limit_is_refused_on_ray(local_ray, tmp_path: Path) -> None:
     experiment = experiment_from(None, {"scenes": "0:1", "out": str(tmp_path / "run"), "max_cost": 1.0})
     with pytest.raises(ValueError, match="--max-cost is counted in one process"):
         run_experiment(experiment, executor="ray")
+
+
+def test_tos_run_executor_ray_from_the_command_line(local_ray, tmp_path: Path, capsys) -> None:
+    from theory_of_space.cli import main
+
+    common = ["run", "--scenes", "0:2", "--phases", "explore,evaluate", "--quiet", "--no-report"]
+    assert main([*common, "--out", str(tmp_path / "local")]) == 0
+    assert main([*common, "--out", str(tmp_path / "ray"), "--executor", "ray"]) == 0
+    assert "4/4 episodes complete" in capsys.readouterr().out
+    assert _files(tmp_path / "ray") == _files(tmp_path / "local")
