@@ -193,3 +193,19 @@ def test_a_retried_exploration_turn_replaces_the_turns_after_it(tmp_path):
     turns = [json.loads(line) for line in path.read_text().splitlines()]
     assert [t["key"] for t in turns] == ["explore/t01", "explore/t02"] and "Term()" in turns[1]["reply"]
     assert [t["turn"] for t in load_runs([tmp_path / "run"])[0].turns] == [1, 2]
+
+
+def test_rescoring_alone_sends_no_request(tmp_path):
+    run_experiment(_experiment(tmp_path), make_model=factory(FakeModel(fail=lambda kind, n: kind == "question")))
+    path = next((tmp_path / "run").rglob("evaluate.jsonl"))
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[0]["score"]["value"] = 0.5  # a score the current scorer would not give
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    class Silent(FakeModel):
+        def act(self, messages):
+            raise AssertionError("re-scoring asked the model")
+
+    outcome = run_experiment(_experiment(tmp_path, phases=("rescore",)), make_model=factory(Silent()))
+    assert outcome.done == 2 and not outcome.errors
+    assert json.loads(path.read_text().splitlines()[0])["score"]["value"] == 0

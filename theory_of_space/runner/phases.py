@@ -408,10 +408,18 @@ PHASE_FUNCTIONS: dict[str, PhaseFunction] = {
 def run_phases(state: EpisodeState, phases: Iterable[str], functions: dict[str, PhaseFunction]) -> None:
     """Run ``phases`` in pipeline order on one episode, then write its files.
 
+    Re-scoring alone calls no model: it skips episodes that were never completed and keeps stored
+    failures (retrying them would be a request).
+
     Raises:
         BatchPending: a phase's requests wait in a provider batch (``--batch``); the later phases ran,
             and the episode's files are written in the round that brings the results.
     """
+    phases = list(phases)
+    if phases == ["rescore"]:
+        if not (state.store.folder / SCENE_FILE).is_file():
+            return
+        state.retry_failed = False
     pending = None
     for name in phases:
         try:
