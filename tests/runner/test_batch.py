@@ -229,3 +229,11 @@ def test_a_kill_between_sending_and_recording_the_batch_id(agent: str, batches: 
     outcomes = _until_done(experiment)
     assert outcomes[-1].done == 1
     assert len(server.batches) == batches
+
+
+def test_tos_batch_on_a_folder_without_batches_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from theory_of_space.cli import main
+
+    for action in ("status", "collect"):
+        assert main(["batch", action, str(tmp_path)]) == 2
+        assert f"{tmp_path}/batches/experiment.json: no batch run here" in capsys.readouterr().err
