@@ -70,3 +70,12 @@ def test_tos_run_executor_ray_from_the_command_line(local_ray, tmp_path: Path, c
     assert main([*common, "--out", str(tmp_path / "ray"), "--executor", "ray"]) == 0
     assert "4/4 episodes complete" in capsys.readouterr().out
     assert _files(tmp_path / "ray") == _files(tmp_path / "local")
+
+
+def test_batch_and_ray_together_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    experiment = experiment_from(None, {"scenes": "0:1", "out": str(tmp_path / "run")})
+    with pytest.raises(ValueError, match="--batch runs in one process"):
+        run_experiment(experiment, executor="ray", batch=True)
+    with pytest.raises(ValueError, match="expected local or ray for `executor`, got 'dask'"):
+        run_experiment(experiment, executor="dask")
+    assert not (tmp_path / "run").exists()

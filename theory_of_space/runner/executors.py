@@ -176,7 +176,7 @@ def run_jobs_on_ray(
     if not jobs:
         return []
     experiment = jobs[0].experiment
-    if experiment.max_cost is not None:
+    if experiment.max_cost is not None:  # each worker would count its own spending only
         raise ValueError("--max-cost is counted in one process; run without --executor ray to use it")
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)

@@ -136,6 +136,8 @@ def run_experiment(
         raise ValueError(f"expected local or ray for `executor`, got {executor!r}")
     if executor == "ray" and batch:
         raise ValueError("--batch runs in one process; use it without --executor ray")
+    if executor == "ray" and experiment.max_cost is not None:
+        raise ValueError("--max-cost is counted in one process; run without --executor ray to use it")
     plan = _prepare(experiment)
     meter = Meter(max_cost=experiment.max_cost)
     counters = RunCounters()
