@@ -225,7 +225,8 @@ def test_async_vector_env_with_gymnasium_defaults_refuses_shared_memory_clearly(
 def test_step_refuses_an_action_of_the_wrong_type_naming_what_it_expects(action):
     env = gym.make("TheoryOfSpace/Explore-v0").unwrapped
     env.reset(seed=0)
-    with pytest.raises(TypeError, match=r"expected the reply text \(str\) or a list of action objects"):
+    with pytest.raises(TypeError, match=r"expected the reply text \(str\), a list of action objects .* or of tool "
+                       r"calls for `action`, got "):
         env.step(action)
 
 
