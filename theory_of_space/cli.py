@@ -9,6 +9,7 @@ from typing import Any
 
 from theory_of_space import __version__
 from theory_of_space.agents.clients import MissingDependencyError
+from theory_of_space.commands.batch import add_batch_parser
 from theory_of_space.commands.evaluate import add_evaluate_parser
 from theory_of_space.commands.explore import add_explore_parsers
 from theory_of_space.commands.probe import add_probe_parser
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_run_parsers(subparsers)
+    add_batch_parser(subparsers)
     add_explore_parsers(subparsers)
     add_evaluate_parser(subparsers)
     add_probe_parser(subparsers)

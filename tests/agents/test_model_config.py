@@ -142,8 +142,15 @@ def test_bad_config_files_are_named(tmp_path: Path) -> None:
     [
         ("models = 3\n", "expected a table for `models`, got 3"),
         ("prices = 'cheap'\n", "expected a table for `prices`, got 'cheap'"),
-        ('[prices]\nm = { input = "one", output = 2.0 }\n', 'expected `prices."m"` = { input = ..., output = ... }'),
-        ("[prices]\nm = { input = nan, output = 2.0 }\n", 'expected `prices."m"` = { input = ..., output = ... }'),
+        ('[prices]\nm = { input = "one", output = 2.0 }\n', 'expected `prices."m"` = { input = ..., output = ...'),
+        ("[prices]\nm = { input = nan, output = 2.0 }\n", 'expected `prices."m"` = { input = ..., output = ...'),
+        ("[prices]\nm = { input = 1.0, output = 2.0, batch_discount = 1.0 }\n", "a fraction in [0, 1)"),
+        ('[prices]\nm = { input = 1.0, output = 2.0, batch_discount = "half" }\n', "a fraction in [0, 1)"),
+        ("[prices]\nm = { input = 1.0, output = 2.0, discount = 0.5 }\n", "[, batch_discount = ...] }"),
+        (
+            "[models.x]\nprovider = 'openai'\nmodel = 'm'\nbatch_discount = 1\n",
+            "expected a finite number >= 0 and < 1 or unset for `batch_discount`, got 1",
+        ),
         ("[models.x]\nprovider = 'openai'\nmodel = 'm'\nmax_tokens = [1]\n", "expected int for `max_tokens`, got [1]"),
         ("[models.x]\nprovider = 'openai'\nmodel = 'm'\ntimeout_s = inf\n", "for `timeout_s`, got inf"),
         (
@@ -162,6 +169,18 @@ def test_bad_config_file_values_name_the_entry_and_field(tmp_path: Path, text: s
 
 def test_every_setting_has_a_rule() -> None:
     assert set(RULES) == {f.name for f in dataclasses.fields(ModelConfig)}
+
+
+def test_batch_cost_takes_the_discount_off_both_prices(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text("[prices]\nm = { input = 2.0, output = 10.0, batch_discount = 0.25 }\n")
+    config = resolve_model_config("openai:m", config_path=path)
+    assert config.batch_discount == 0.25
+    assert config.cost_usd(1_000_000, 100_000) == pytest.approx(3.0)
+    assert config.cost_usd(1_000_000, 100_000, batch=True) == pytest.approx(2.25)
+    unpriced = resolve_model_config("openai:m", overrides={"input_price_per_mtok": "2", "output_price_per_mtok": "10"})
+    assert unpriced.batch_discount is None
+    assert unpriced.cost_usd(1_000_000, 0, batch=True) == unpriced.cost_usd(1_000_000, 0) == pytest.approx(2.0)
 
 
 def test_cost_is_none_without_a_price() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from theory_of_space.cli import main
-from theory_of_space.runner.experiment import Experiment, load_experiment, parse_scene_spec
+from theory_of_space.runner.experiment import Experiment, experiment_from, load_experiment, parse_scene_spec
 
 
 def test_scene_specs_give_seeds_and_folder_names():
@@ -33,6 +33,17 @@ def test_a_toml_file_sets_every_field_and_unknown_keys_are_named(tmp_path):
     path.write_text("max_exp_steps = 'nine'\n")
     with pytest.raises(ValueError, match=r"expected an integer for `max_exp_steps`"):
         load_experiment(path)
+
+
+def test_the_experiment_a_batch_run_stores_reads_back_the_same(tmp_path):
+    # `tos batch collect RUN` resumes a batch run from the experiment stored as JSON in its folder
+    from theory_of_space.runner.batch import BatchBook
+
+    experiment = Experiment(agents=("gpt-5.2",), scenes="0:3", mode="use_gt_cogmap", max_cost=2.5,
+                            overrides=(("max_concurrent", "2"), ("temperature", "0")))
+    book = BatchBook(tmp_path)
+    book.save_experiment(experiment.to_dict())
+    assert experiment_from(None, book.experiment()) == experiment
 
 
 def test_cli_options_override_the_config_file(tmp_path, capsys):

@@ -107,6 +107,8 @@ class ModelConfig:
             role-labelled paragraphs (``System: ...``, ``User: ...``, then ``Assistant:``) for base models.
         input_price_per_mtok: USD per million input tokens; from the price table when not given.
         output_price_per_mtok: USD per million output tokens; from the price table when not given.
+        batch_discount: Fraction taken off both prices for a request sent through the provider's batch
+            API (0.5 for OpenAI and Anthropic); from the price table when not given, else 0.
         action_format: ``text`` (replies in the ``Actions: [ ... ]`` grammar) or ``tools`` (the actions are
             sent as function-calling tools and the model's calls are the action; ``openai``, ``compat`` and
             ``anthropic`` only).
@@ -146,6 +148,7 @@ class ModelConfig:
     chat_template: ChatTemplate = "model"
     input_price_per_mtok: float | None = None
     output_price_per_mtok: float | None = None
+    batch_discount: float | None = None
     action_format: str = "text"
 
     def __post_init__(self) -> None:
@@ -166,11 +169,13 @@ class ModelConfig:
             return self.token_param
         return "max_completion_tokens" if self.provider == "openai" else "max_tokens"
 
-    def cost_usd(self, input_tokens: int, output_tokens: int) -> float | None:
-        """Dollar cost of one call, or ``None`` without a price for this model."""
+    def cost_usd(self, input_tokens: int, output_tokens: int, *, batch: bool = False) -> float | None:
+        """Dollar cost of one call, or ``None`` without a price for this model; ``batch``: sent through
+        the provider's batch API, at the list price less :attr:`batch_discount`."""
         if self.input_price_per_mtok is None or self.output_price_per_mtok is None:
             return None
-        return (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1e6
+        cost = (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1e6
+        return cost * (1.0 - (self.batch_discount or 0.0)) if batch else cost
 
 
 # ==== Catalog: named entries and prices ====
@@ -182,6 +187,8 @@ class Catalog:
 
     entries: dict[str, dict[str, Any]]
     prices: dict[str, tuple[float, float]]
+    batch_discounts: dict[str, float] = field(default_factory=dict)
+    """Per model, the fraction off both prices through the provider's batch API."""
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -190,6 +197,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"model config file {path}: not valid TOML ({error})") from error
+
+
+_PRICE_KEYS = frozenset({"input", "output", "batch_discount"})
 
 
 def _parse_catalog(data: Mapping[str, Any], source: str) -> Catalog:
@@ -205,18 +215,30 @@ def _parse_catalog(data: Mapping[str, Any], source: str) -> Catalog:
             raise ValueError(f"{source}: expected a table for `models.{name}`, got {type(entry).__name__}")
         entries[name] = dict(entry)
     prices: dict[str, tuple[float, float]] = {}
+    discounts: dict[str, float] = {}
     for model, price in data.get("prices", {}).items():
-        if not isinstance(price, dict) or set(price) != {"input", "output"} or not all(map(_is_price, price.values())):
+        if (
+            not isinstance(price, dict)
+            or not {"input", "output"} <= set(price) <= _PRICE_KEYS
+            or not (_is_price(price["input"]) and _is_price(price["output"]))
+            or not _is_discount(price.get("batch_discount", 0))
+        ):
             raise ValueError(
-                f'{source}: expected `prices."{model}"` = {{ input = ..., output = ... }} (USD per million '
-                f"tokens, finite and >= 0), got {price!r}"
+                f'{source}: expected `prices."{model}"` = {{ input = ..., output = ... [, batch_discount = ...] }} '
+                f"(USD per million tokens, finite and >= 0; the batch discount a fraction in [0, 1)), got {price!r}"
             )
         prices[model] = (float(price["input"]), float(price["output"]))
-    return Catalog(entries, prices)
+        if "batch_discount" in price:
+            discounts[model] = float(price["batch_discount"])
+    return Catalog(entries, prices, discounts)
 
 
 def _is_price(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < math.inf
+
+
+def _is_discount(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
 
 
 def load_catalog(config_path: str | os.PathLike[str] | None = None) -> Catalog:
@@ -234,7 +256,8 @@ def load_catalog(config_path: str | os.PathLike[str] | None = None) -> Catalog:
     if not path.is_file():
         raise FileNotFoundError(f"model config file not found: {path}")
     user = _parse_catalog(_read_toml(path), str(path))
-    return Catalog({**catalog.entries, **user.entries}, {**catalog.prices, **user.prices})
+    return Catalog({**catalog.entries, **user.entries}, {**catalog.prices, **user.prices},
+                   {**catalog.batch_discounts, **user.batch_discounts})
 
 
 # ==== Specs and overrides ====
@@ -388,6 +411,8 @@ def resolve_model_config(
     if price is not None:
         settings.setdefault("input_price_per_mtok", price[0])
         settings.setdefault("output_price_per_mtok", price[1])
+    if settings["model"] in catalog.batch_discounts:
+        settings.setdefault("batch_discount", catalog.batch_discounts[settings["model"]])
     return ModelConfig(**settings)
 
 

@@ -34,6 +34,7 @@ class Rule:
         low: Smallest value allowed (numbers only).
         high: Largest value allowed (numbers only).
         above: Whether ``low`` itself is excluded (``timeout_s`` must be above 0).
+        below: Whether ``high`` itself is excluded (``batch_discount`` must be below 1).
         optional: Whether ``None`` (unset) is allowed.
         choices: The allowed strings, when the set is closed.
     """
@@ -42,6 +43,7 @@ class Rule:
     low: float | None = None
     high: float | None = None
     above: bool = False
+    below: bool = False
     optional: bool = False
     choices: tuple[str, ...] | None = None
 
@@ -61,7 +63,7 @@ class Rule:
             if self.low is not None:
                 bounds.append(f"{'>' if self.above else '>='} {_number(self.low)}")
             if self.high is not None:
-                bounds.append(f"<= {_number(self.high)}")
+                bounds.append(f"{'<' if self.below else '<='} {_number(self.high)}")
             if bounds:
                 text += " " + " and ".join(bounds)
         return f"{text} or unset" if self.optional else text
@@ -84,7 +86,7 @@ class Rule:
             return False
         if self.low is not None and (value <= self.low if self.above else value < self.low):
             return False
-        return self.high is None or value <= self.high
+        return self.high is None or (value < self.high if self.below else value <= self.high)
 
 
 def _number(value: float) -> str:
@@ -137,6 +139,7 @@ RULES: dict[str, Rule] = {
     "seed": Rule(int, low=0, high=2**63 - 1, optional=True),
     "input_price_per_mtok": _PRICE,
     "output_price_per_mtok": _PRICE,
+    "batch_discount": Rule(float, low=0, high=1, below=True, optional=True),
     "action_format": Rule(str, choices=("text", "tools")),
     "chat_template": Rule(str, choices=("model", "plain")),
 }

@@ -13,6 +13,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -38,6 +39,9 @@ class ModelAgent:
         config: The model's settings.
         client: The provider client (see :func:`build_client`); :meth:`close` closes it.
         sleep: How to wait between retries (tests pass a recorder).
+        slots: The limit on requests in flight, held around each attempt; default the process-wide one of
+            this model (:func:`~theory_of_space.agents.retry.request_slots`); the Ray executor passes one
+            kept by a Ray actor, which holds across the cluster.
 
     Example:
         >>> with make_model_agent("openai:gpt-5.2") as agent:  # doctest: +SKIP
@@ -50,6 +54,7 @@ class ModelAgent:
         client: ChatClient,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        slots: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.name = config.name
         self.config = config
@@ -59,7 +64,9 @@ class ModelAgent:
         self._policy = RetryPolicy(config.max_retries, config.backoff_initial_s, config.backoff_max_s)
         # Jitter only spreads retries out; it never touches a reply, so it need not be seeded.
         self._rng = random.Random()
-        self._slots = request_slots(f"{config.provider}|{config.base_url}|{config.model}", config.max_concurrent)
+        self._slots = slots if slots is not None else request_slots(
+            f"{config.provider}|{config.base_url}|{config.model}", config.max_concurrent
+        )
         self._closed = False
 
     def act(self, messages: Sequence[Message]) -> AgentReply:

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from theory_of_space.commands.batch import add_batch_arguments, batch_lines, batch_rounds
 from theory_of_space.runner.experiment import (
     PHASES,
     PROXIES,
@@ -66,6 +67,10 @@ def add_run_parsers(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser("run", help="the benchmark end to end (default: scripted agents, 3 scenes, "
                                 "all phases)")
     add_pipeline_arguments(run)
+    add_batch_arguments(run)
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: threads in this process (default); ray: one Ray task per episode")
+    run.add_argument("--address", help="with --executor ray: the Ray cluster to join (default: start Ray here)")
     run.set_defaults(func=_run, fixed_phases=None)
 
     report = subparsers.add_parser("report", help="summary.json and report.html of one or more run folders")
@@ -119,10 +124,16 @@ def _run(args: argparse.Namespace) -> int:
         flush=True,
     )
     progress = None if args.quiet else Progress()
-    outcome = run_experiment(experiment, progress=progress)
-    for line in outcome_lines(outcome):
+    if getattr(args, "batch", False):
+        outcome = batch_rounds(experiment, wait=args.batch_wait, poll_s=args.batch_poll, quiet=args.quiet)
+        lines = batch_lines(outcome)
+    else:
+        outcome = run_experiment(experiment, progress=progress, executor=getattr(args, "executor", "local"),
+                                 address=getattr(args, "address", None))
+        lines = outcome_lines(outcome)
+    for line in lines:
         print(line)
-    if not args.no_report:
+    if not args.no_report and not outcome.pending:
         _write_report([outcome.root], outcome.root)
     if outcome.errors:
         return 4

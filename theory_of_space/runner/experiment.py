@@ -108,7 +108,10 @@ class Experiment:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+        """JSON form that :func:`experiment_from` reads back (``overrides`` as a table, as in a TOML file)."""
+        data = {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+        data["overrides"] = dict(self.overrides)
+        return data
 
 
 _LIST_FIELDS = {"agents", "worlds", "settings", "phases", "tasks"}

@@ -23,6 +23,7 @@ from typing import Any
 from theory_of_space.agents.base import Agent, AgentReply, CallRecord, Message
 from theory_of_space.agents.factory import make_agent
 from theory_of_space.probes.modes import mode_messages, scored_reply
+from theory_of_space.runner.batch import BatchPending
 from theory_of_space.runner.episode import EpisodeResult, TurnRecord, run_episode
 from theory_of_space.runner.evaluate import (
     EVALUATION_FILE,
@@ -428,13 +429,23 @@ def run_phases(state: EpisodeState, phases: Iterable[str], functions: dict[str, 
 
     Re-scoring alone calls no model: it skips episodes that were never completed and keeps stored
     failures (retrying them would be a request).
+
+    Raises:
+        BatchPending: a phase's requests wait in a provider batch (``--batch``); the later phases ran,
+            and the episode's files are written in the round that brings the results.
     """
     phases = list(phases)
     if phases == ["rescore"]:
         if not (state.store.folder / SCENE_FILE).is_file():
             return
         state.retry_failed = False
+    pending = None
     for name in phases:
-        functions[name](state)
+        try:
+            functions[name](state)
+        except BatchPending as waiting:  # probes and questions do not need each other's replies
+            pending = waiting
+    if pending is not None:
+        raise pending
     write_episode_files(state)
 

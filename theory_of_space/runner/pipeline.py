@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from theory_of_space import __version__
 from theory_of_space.agents.base import Agent
 from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec
+from theory_of_space.runner.batch import BatchPending
 from theory_of_space.runner.experiment import PHASES, Experiment, SceneRef, parse_scene_spec, scene_folder
 from theory_of_space.runner.phases import (
     PHASE_FUNCTIONS,
@@ -77,6 +79,10 @@ class RunOutcome:
     counters: RunCounters
     stopped: bool = False
     """The cost limit stopped the run before every episode finished (rerun to resume)."""
+    pending: int = 0
+    """Episodes waiting for provider batch results (``batch=True``; rerun to collect them)."""
+    batch: dict[str, Any] = field(default_factory=dict)
+    """``batch=True``: batches collected and submitted this round, requests still waiting."""
     errors: list[str] = field(default_factory=list)
     """Episodes that ended with an unexpected error (their folder and the error); the others went on."""
 
@@ -113,6 +119,9 @@ def run_experiment(
     *,
     progress: Progress | None = None,
     make_model: Callable[..., Agent] | None = None,
+    batch: bool = False,
+    executor: str = "local",
+    address: str | None = None,
 ) -> RunOutcome:
     """Run every (agent, scene, world, setting) episode through the experiment's phases.
 
@@ -120,11 +129,21 @@ def run_experiment(
         experiment: what to run and where to store it (``experiment.out``).
         progress: the display to update; ``None`` shows nothing.
         make_model: builds model agents (tests pass fakes); default :func:`make_model_agent`.
+        batch: send the models' probe and question requests through the providers' batch APIs, one
+            round per call (see :mod:`theory_of_space.runner.batch`).
+        executor: ``local`` (threads in this process) or ``ray`` (one Ray task per episode, see
+            :mod:`theory_of_space.runner.executors`); ``address``: the Ray cluster to join.
 
     Raises:
         ValueError: bad input, named, before any request; or a run folder that is in use or holds
             another configuration (:class:`~theory_of_space.runner.store.RunFolderError`).
     """
+    if executor not in ("local", "ray"):
+        raise ValueError(f"expected local or ray for `executor`, got {executor!r}")
+    if executor == "ray" and batch:
+        raise ValueError("--batch runs in one process; use it without --executor ray")
+    if executor == "ray" and experiment.max_cost is not None:
+        raise ValueError("--max-cost is counted in one process; run without --executor ray to use it")
     plan = _prepare(experiment)
     meter = Meter(max_cost=experiment.max_cost)
     counters = RunCounters()
@@ -135,9 +154,29 @@ def run_experiment(
             roles[spec] = build_roles(spec, meter=meter, query_enabled=experiment.query_enabled,
                                       config_path=experiment.model_config, make_model=make_model,
                                       overrides=dict(experiment.overrides) or None)
+        book = None
+        if batch:
+            from theory_of_space.runner.batch import batch_answers
+
+            book = batch_answers(root, roles, meter)
         with RunStore(root, experiment.result_config(), __version__) as store:
             store.register_scenes({scene_folder(ref, scene): scene.scene_id for ref, scene in plan.scenes})
-            return _run(experiment, plan, store, roles, meter, counters, progress)
+            if executor == "ray":
+                from theory_of_space.runner.executors import run_plan_on_ray
+
+                episodes = [(spec, ref, scene, world, setting) for spec in plan.agents for ref, scene in plan.scenes
+                            for world in experiment.worlds for setting in experiment.settings]
+                return run_plan_on_ray(experiment, episodes, root=store.root, phases=plan.phases,
+                                       outcome=RunOutcome(store.root, len(episodes), 0, meter, counters),
+                                       address=address, make_model=make_model, progress=progress)
+            if book is None:
+                return _run(experiment, plan, store, roles, meter, counters, progress)
+            book.save_experiment(experiment.to_dict())
+            collected = book.collect()
+            outcome = _run(experiment, plan, store, roles, meter, counters, progress)
+            submitted = book.submit()
+            outcome.batch = {**collected, "submitted": len(submitted), "waiting": len(book.in_flight())}
+            return outcome
     finally:
         for role in roles.values():
             role.close()
@@ -178,6 +217,8 @@ def _run(
                     outcome.done += 1
                 except BudgetReached:
                     outcome.stopped = True
+                except BatchPending:
+                    outcome.pending += 1
                 except Exception as error:  # one broken episode must not end a long run
                     state = futures[future]
                     outcome.errors.append(f"{state.store.folder}: {type(error).__name__}: {error}")

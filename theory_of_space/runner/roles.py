@@ -94,6 +94,8 @@ class AgentRoles:
     query_enabled: bool = True
     model: Agent | None = None
     """The shared model agent; ``None`` for scripted specs."""
+    answers: Agent | None = None
+    """Who answers questions and probes for a model when not the model itself (a provider batch)."""
 
     @property
     def is_model(self) -> bool:
@@ -116,7 +118,7 @@ class AgentRoles:
         """The agent that answers the evaluation questions and writes the probes' maps (``oracle`` and
         ``belief`` reply to a probe prompt as the map writers of the same name)."""
         if self.model is not None:
-            return self.model
+            return self.answers or self.model
         if self.spec.lower() == "oracle":
             return MeteredAgent(OracleAnswerer(scene, questions), self.meter)
         return MeteredAgent(BeliefAnswerer(scene, questions, query_enabled=self.query_enabled), self.meter)

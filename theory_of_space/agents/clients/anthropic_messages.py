@@ -21,7 +21,7 @@ from theory_of_space.agents.clients.tool_calls import TOOL_RESULT_NOTE, anthropi
 from theory_of_space.agents.config import ModelConfig
 from theory_of_space.env.tools import anthropic_tools, tool_specs
 
-__all__ = ["STREAMING_THRESHOLD_TOKENS", "AnthropicMessagesClient"]
+__all__ = ["STREAMING_THRESHOLD_TOKENS", "AnthropicMessagesClient", "parse_message"]
 
 STREAMING_THRESHOLD_TOKENS = 21_333
 """Above this ``max_tokens`` the SDK refuses a non-streaming call on its default timeout (it expects
@@ -145,33 +145,7 @@ class AnthropicMessagesClient:
         except AssertionError:
             # The SDK asserts that a stream began with a message; garbage or a cut stream has none.
             raise MalformedAnswerError(f"the answer stream for model {self.model!r} holds no message") from None
-        if message.stop_reason is None:
-            raise MalformedAnswerError(f"the answer for model {self.model!r} ended before the message finished")
-        if not message.content:
-            raise MalformedAnswerError(f"the answer for model {self.model!r} holds no content blocks")
-        text = "".join(block.text for block in message.content if block.type == "text")
-        tool_calls = [
-            {"id": block.id, "name": block.name, "arguments": block.input}
-            for block in message.content
-            if block.type == "tool_use"
-        ]
-        extra: dict[str, Any] = {"finish_reason": message.stop_reason, "streamed": self._stream}
-        thinking = "\n".join(block.thinking for block in message.content if block.type == "thinking")
-        if thinking:
-            extra["thinking"] = thinking
-        usage = message.usage
-        for name in ("cache_read_input_tokens", "cache_creation_input_tokens"):
-            value = getattr(usage, name, None)
-            if value:
-                extra[name] = value
-        # Anthropic bills thinking as output and does not report it apart: reasoning_tokens stays None.
-        return Completion(
-            text,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            extra=extra,
-            tool_calls=tool_calls,
-        )
+        return parse_message(message, model=self.model, streamed=self._stream)
 
     def is_retryable(self, error: Exception) -> bool:
         """Rate limits, overload, timeouts, connection failures, server errors and malformed answers; never
@@ -196,3 +170,39 @@ class AnthropicMessagesClient:
         if not self._closed:
             self._closed = True
             self._client.close()
+
+
+def parse_message(message: Any, *, model: str, streamed: bool) -> Completion:
+    """Text, thinking, tool calls and usage of an SDK ``Message`` (an answer, or a batch result's message).
+
+    Raises:
+        MalformedAnswerError: The message ended before it finished (no stop reason) or holds no content
+            blocks; a client retries it like a server error, a batch queues its request again.
+    """
+    if message.stop_reason is None:
+        raise MalformedAnswerError(f"the answer for model {model!r} ended before the message finished")
+    if not message.content:
+        raise MalformedAnswerError(f"the answer for model {model!r} holds no content blocks")
+    text = "".join(block.text for block in message.content if block.type == "text")
+    tool_calls = [
+        {"id": block.id, "name": block.name, "arguments": block.input}
+        for block in message.content
+        if block.type == "tool_use"
+    ]
+    extra: dict[str, Any] = {"finish_reason": message.stop_reason, "streamed": streamed}
+    thinking = "\n".join(block.thinking for block in message.content if block.type == "thinking")
+    if thinking:
+        extra["thinking"] = thinking
+    usage = message.usage
+    for name in ("cache_read_input_tokens", "cache_creation_input_tokens"):
+        value = getattr(usage, name, None)
+        if value:
+            extra[name] = value
+    # Anthropic bills thinking as output and does not report it apart: reasoning_tokens stays None.
+    return Completion(
+        text,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        extra=extra,
+        tool_calls=tool_calls,
+    )

@@ -24,7 +24,7 @@ from theory_of_space.agents.clients.tool_calls import TOOL_RESULT_NOTE, call_ids
 from theory_of_space.agents.config import ModelConfig
 from theory_of_space.env.tools import openai_tools, tool_specs
 
-__all__ = ["OpenAIChatClient"]
+__all__ = ["OpenAIChatClient", "parse_chat_completion"]
 
 
 class OpenAIChatClient:
@@ -130,38 +130,7 @@ class OpenAIChatClient:
             raise MalformedAnswerError(
                 f"the server's answer for model {self.model!r} is not JSON (cut short or garbage): {error}"
             ) from None
-        choices = answer.get("choices") if isinstance(answer, dict) else None
-        if not choices or not isinstance(choices[0], dict):
-            raise MalformedAnswerError(
-                f"the server's answer for model {self.model!r} holds no choices: {str(answer)[:200]!r}"
-            )
-        choice = choices[0]
-        message = choice.get("message") or {}
-        if not isinstance(message, dict) or not isinstance(message.get("content") or "", str):
-            raise MalformedAnswerError(
-                f"the server's answer for model {self.model!r} holds no message text: {str(choice)[:200]!r}"
-            )
-        extra: dict[str, Any] = {"finish_reason": choice.get("finish_reason")}
-        # vLLM, SGLang and DeepSeek-style servers return the reasoning trace beside the content.
-        reasoning = message.get("reasoning_content")
-        if reasoning:
-            extra["reasoning"] = reasoning
-        text = message.get("content") or ""
-        tool_calls = [_neutral_call(call) for call in message.get("tool_calls") or [] if isinstance(call, dict)]
-        usage = answer.get("usage")
-        if not isinstance(usage, dict):
-            return Completion(text, extra=extra, tool_calls=tool_calls)
-        cached = _count(_field(usage, "prompt_tokens_details", "cached_tokens"))
-        if cached:
-            extra["cached_input_tokens"] = cached
-        return Completion(
-            text=text,
-            input_tokens=_count(usage.get("prompt_tokens")) or 0,
-            output_tokens=_count(usage.get("completion_tokens")) or 0,
-            reasoning_tokens=_count(_field(usage, "completion_tokens_details", "reasoning_tokens")),
-            extra=extra,
-            tool_calls=tool_calls,
-        )
+        return parse_chat_completion(answer, model=self.model)
 
     def is_retryable(self, error: Exception) -> bool:
         """Rate limits, timeouts, connection failures, server errors and malformed answers; never
@@ -187,6 +156,46 @@ class OpenAIChatClient:
         if not self._closed:
             self._closed = True
             self._client.close()
+
+
+def parse_chat_completion(answer: Any, *, model: str) -> Completion:
+    """Text, reasoning, tool calls and usage of a chat completion as plain JSON (an answer, or a batch
+    result's body).
+
+    Raises:
+        MalformedAnswerError: ``answer`` is not a chat completion (no JSON object, no choices, or no message
+            text); a client retries it like a server error, a batch queues its request again.
+    """
+    choices = answer.get("choices") if isinstance(answer, dict) else None
+    if not choices or not isinstance(choices[0], dict):
+        raise MalformedAnswerError(f"the server's answer for model {model!r} holds no choices: {str(answer)[:200]!r}")
+    choice = choices[0]
+    message = choice.get("message") or {}
+    if not isinstance(message, dict) or not isinstance(message.get("content") or "", str):
+        raise MalformedAnswerError(
+            f"the server's answer for model {model!r} holds no message text: {str(choice)[:200]!r}"
+        )
+    extra: dict[str, Any] = {"finish_reason": choice.get("finish_reason")}
+    # vLLM, SGLang and DeepSeek-style servers return the reasoning trace beside the content.
+    reasoning = message.get("reasoning_content")
+    if reasoning:
+        extra["reasoning"] = reasoning
+    text = message.get("content") or ""
+    tool_calls = [_neutral_call(call) for call in message.get("tool_calls") or [] if isinstance(call, dict)]
+    usage = answer.get("usage")
+    if not isinstance(usage, dict):
+        return Completion(text, extra=extra, tool_calls=tool_calls)
+    cached = _count(_field(usage, "prompt_tokens_details", "cached_tokens"))
+    if cached:
+        extra["cached_input_tokens"] = cached
+    return Completion(
+        text=text,
+        input_tokens=_count(usage.get("prompt_tokens")) or 0,
+        output_tokens=_count(usage.get("completion_tokens")) or 0,
+        reasoning_tokens=_count(_field(usage, "completion_tokens_details", "reasoning_tokens")),
+        extra=extra,
+        tool_calls=tool_calls,
+    )
 
 
 def _neutral_call(call: dict[str, Any]) -> dict[str, Any]:
