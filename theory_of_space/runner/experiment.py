@@ -60,9 +60,9 @@ class Experiment:
     max_cost: float | None = None
     retry_failed: bool = True
     mode: str = "default"
+    """The evaluation mode: ``default``, ``prompt_cogmap``, ``use_gt_cogmap`` or ``use_model_cogmap``."""
     overrides: tuple[tuple[str, str], ...] = ()
     """Model settings replacing those of the configuration entry (``--set KEY=VALUE``), for model agents."""
-    """The evaluation mode: ``default``, ``prompt_cogmap``, ``use_gt_cogmap`` or ``use_model_cogmap``."""
 
     def __post_init__(self) -> None:
         for name, allowed, values in (
