@@ -48,6 +48,8 @@ class Experiment:
     think: bool = True
     query_enabled: bool = True
     max_exp_steps: int = 20
+    max_false_belief_steps: int = 15
+    """The budget of the false-belief phase."""
     n_per_task: int = 3
     tasks: tuple[str, ...] = TASK_IDS
     proxy: str | None = None
@@ -78,7 +80,7 @@ class Experiment:
                 raise ValueError(f"expected at least one of {', '.join(allowed)} for `{name}`")
         if self.proxy is not None and self.proxy not in PROXIES:
             raise ValueError(f"expected strategist or scout for `proxy`, got {self.proxy!r}")
-        for name in ("max_exp_steps", "n_per_task", "rooms", "in_flight"):
+        for name in ("max_exp_steps", "max_false_belief_steps", "n_per_task", "rooms", "in_flight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"expected a positive integer for `{name}`, got {value!r}")
@@ -98,6 +100,7 @@ class Experiment:
             "think": self.think,
             "query_enabled": self.query_enabled,
             "max_exp_steps": self.max_exp_steps,
+            "max_false_belief_steps": self.max_false_belief_steps,
             "n_per_task": self.n_per_task,
             "tasks": list(self.tasks),
             "proxy": self.proxy,

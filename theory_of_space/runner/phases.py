@@ -22,6 +22,7 @@ from typing import Any
 
 from theory_of_space.agents.base import Agent, AgentReply, CallRecord, Message
 from theory_of_space.agents.factory import make_agent
+from theory_of_space.env.false_belief import DEFAULT_MAX_FALSE_BELIEF_STEPS
 from theory_of_space.probes.modes import mode_messages, scored_reply
 from theory_of_space.runner.episode import EpisodeResult, TurnRecord, run_episode
 from theory_of_space.runner.evaluate import (
@@ -68,6 +69,7 @@ class EpisodeState:
     retry_failed: bool = True
     request_pool: ThreadPoolExecutor | None = None
     counters: RunCounters = field(default_factory=RunCounters)
+    max_false_belief_steps: int = DEFAULT_MAX_FALSE_BELIEF_STEPS
     _questions: QuestionSet | None = None
     _answerer: Agent | None = None
     _explored: EpisodeResult | None = None

@@ -15,13 +15,20 @@ from typing import Any
 
 from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
 from theory_of_space.agents.base import Agent, AgentReply, Message
+from theory_of_space.agents.false_belief import FALSE_BELIEF_AGENTS
 from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec, make_agent
 from theory_of_space.tasks import Question
 from theory_of_space.world.scene import Scene
 
 NON_MODEL_ANSWERERS: tuple[str, ...] = ("oracle", "belief")
-DEFAULT_AGENTS: tuple[str, ...] = ("scout", "strategist")
-"""The built-in scripted agents of a run with no ``--agent``."""
+DEFAULT_AGENTS: tuple[str, ...] = ("scout", "strategist", "updating", "inertial")
+"""The built-in scripted agents of a run with no ``--agent``: the two explorers, and the two false-belief
+agents (which explore with SCOUT's plan and play the false-belief phase)."""
+
+
+def plays_false_belief(spec: str, *, is_model: bool) -> bool:
+    """Whether this agent spec plays the false-belief phase: a model, ``updating`` or ``inertial``."""
+    return is_model or spec.strip().lower() in FALSE_BELIEF_AGENTS
 
 
 class BudgetReached(Exception):
