@@ -345,14 +345,17 @@ def false_belief_table(summary: dict[str, Any]) -> tuple[list[str], list[list[st
         return None
     header = ["Agent", "World", "Episodes", *(c for c, _, _ in FALSE_BELIEF_COLUMNS), "Left out of inertia",
               "Invalid maps", "Failed calls"]
-    rows = []
-    for g in groups:
-        fb = g["false_belief"]
-        cells = [_pct(fb.get(k)) if kind == "pct" else _num(fb.get(k), 2) for _, k, kind in FALSE_BELIEF_COLUMNS]
-        skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(fb["skipped"].items())) or "none"
-        rows.append([g["agent"], g["world"], str(fb["n_samples"]), *cells, skipped, str(fb["invalid_maps"]),
-                     str(fb["failed_calls"])])
+    rows = [[g["agent"], g["world"], str(g["false_belief"]["n_samples"]), *false_belief_cells(g["false_belief"]),
+             str(g["false_belief"]["failed_calls"])] for g in groups]
     return header, rows
+
+
+def false_belief_cells(figures: dict[str, Any]) -> list[str]:
+    """The cells of :data:`FALSE_BELIEF_COLUMNS`, then the objects left out of inertia by reason and the
+    invalid maps, of pooled figures (:func:`~theory_of_space.probes.false_belief.summarise_false_belief`)."""
+    cells = [_pct(figures.get(k)) if kind == "pct" else _num(figures.get(k), 2) for _, k, kind in FALSE_BELIEF_COLUMNS]
+    skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(figures["skipped"].items())) or "none"
+    return [*cells, skipped, str(figures["invalid_maps"])]
 
 
 def _setting(group: dict[str, Any]) -> str:

@@ -84,7 +84,8 @@ def _stored_phase_turns(state: EpisodeState) -> list[dict[str, Any]]:
     while (record := stored.get(false_belief_turn_key(len(turns) + 1))) is not None:
         key = false_belief_turn_key(len(turns) + 1)
         if not (isinstance(record.get("reply"), str) and isinstance(record.get("call"), dict)):
-            state.counters.corrupt.append(CorruptEntry(state.store.path(PHASE), None, f"{key}: expected `reply` and `call`"))
+            problem = f"{key}: expected `reply` and `call`"
+            state.counters.corrupt.append(CorruptEntry(state.store.path(PHASE), None, problem))
             break
         if state.needs_retry(record):
             break

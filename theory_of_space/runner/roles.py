@@ -15,8 +15,8 @@ from typing import Any
 
 from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
 from theory_of_space.agents.base import Agent, AgentReply, Message
-from theory_of_space.agents.false_belief import FALSE_BELIEF_AGENTS
 from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec, make_agent
+from theory_of_space.agents.false_belief import FALSE_BELIEF_AGENTS
 from theory_of_space.tasks import Question
 from theory_of_space.world.scene import Scene
 
