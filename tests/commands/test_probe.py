@@ -18,15 +18,30 @@ def test_probe_prints_the_six_families_stores_records_and_resumes(tmp_path, caps
     assert main([*args, "--correctness-scope", "observed"]) == 0
     out = capsys.readouterr().out
     assert "2 scenes, text world, active setting: explored by scout, maps written by the belief map writer" in out
-    row = _row(out, "scout (scout exploration)")
+    row = _row(out, "belief (scout exploration)")
     assert row[1] == "100.0" and row[-1] == "100/100/100"  # the belief writer knows the facings it saw
     paths = sorted(tmp_path.rglob(PROBE_FILE))
     assert len(paths) == 2 and all("scout" in p.parts and "explore.jsonl" in {q.name for q in p.parent.iterdir()}
                                    for p in paths)
     record = load_probe_record(paths[0])
-    assert record.answerer == "scout" and record.agent == "scout" and record.answers
+    assert record.answerer == "belief" and record.agent == "scout" and record.answers
     assert main(args) == 0  # the same command again: everything is stored, nothing is asked
     assert "0 requests sent" in capsys.readouterr().out
+
+
+def test_the_oracle_writes_the_maps_of_a_scripted_explorer(tmp_path, capsys):
+    args = ["probe", "--agent", "oracle", "--explorer", "scout", "--scenes", "2", "--out", str(tmp_path)]
+    assert main([*args, "--correctness-scope", "observed"]) == 0
+    out = capsys.readouterr().out
+    assert "explored by scout, maps written by the oracle map writer" in out
+    assert _row(out, "oracle (scout exploration)")[1:] == ["100.0"] * 12 + ["100/100/100"]
+    assert main([*args[:-2], "--out", str(tmp_path), "--agent", "belief"]) == 2  # another writer, same folder
+    assert "answerer: stored 'oracle', now 'belief'" in capsys.readouterr().err
+
+
+def test_explorer_needs_a_scripted_map_writer(capsys):
+    assert main(["probe", "--agent", "scout", "--explorer", "strategist", "--scenes", "1"]) == 2
+    assert "--explorer goes with a scripted map writer" in capsys.readouterr().err
 
 
 def test_probe_scene_count_is_a_count_of_seeds_from_the_first_seed(tmp_path, capsys):
@@ -44,10 +59,10 @@ def test_rescore_reads_stored_probe_replies_with_other_options(tmp_path, capsys)
     data["answers"][last_global]["reply"] = "THINK: lost\nFINAL ANSWER: no map"
     path.write_text(json.dumps(data))
     assert main(["rescore", str(tmp_path)]) == 0
-    skipped = _row(capsys.readouterr().out, "strategist (strategist exploration)")
+    skipped = _row(capsys.readouterr().out, "belief (strategist exploration)")
     assert skipped[1] == "-"  # the final map is invalid: no correctness
     assert main(["rescore", str(tmp_path), "--invalid-maps", "empty"]) == 0
-    empty = _row(capsys.readouterr().out, "strategist (strategist exploration)")
+    empty = _row(capsys.readouterr().out, "belief (strategist exploration)")
     assert empty[1] == "0.0" and empty[13].startswith("9")
 
 

@@ -30,7 +30,10 @@ def add_probe_parser(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser("probe", help="exploration plus the belief probes (cognitive maps) on N scenes")
     run.add_argument("--agent", default="strategist",
                      help="who explores and is probed: scout | strategist | random | belief | updating | inertial "
-                     "(scripted: maps written by the belief map writer) | a model spec (default strategist)")
+                     "(their maps are written by the belief map writer) | a model spec; or a scripted map writer, "
+                     "oracle | belief, with --explorer (default strategist)")
+    run.add_argument("--explorer", help="with --agent oracle | belief: the scripted explorer whose maps that writer "
+                     "writes (default strategist for the oracle, which does not explore)")
     add_scene_count_arguments(run)
     run.add_argument("--world", choices=WORLDS, default="text", help="text (default) or vision")
     run.add_argument("--setting", choices=SETTINGS, default="active", help="active (default) or passive")
@@ -90,7 +93,7 @@ def _probe(args: argparse.Namespace) -> int:
 
     if args.scenes < 1 or args.in_flight < 1:
         raise ValueError("expected positive --scenes and --in-flight")
-    agent = args.agent.strip()
+    agent, answerer = _explorer_and_writer(args)
     check_agent_spec(agent, config_path=args.model_config, builtin=(*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
     if args.false_belief and not plays_false_belief(agent, is_model=not is_scripted(agent)):
         raise ValueError(f"--false-belief needs --agent updating | inertial | a model spec, got {agent!r}")
@@ -98,6 +101,7 @@ def _probe(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tos-probe-") as scratch:
         experiment = Experiment(
             agents=(agent,),
+            answerer=answerer,
             scenes=scene_count_spec(args),
             worlds=(args.world,),
             settings=(args.setting,),
@@ -113,13 +117,28 @@ def _probe(args: argparse.Namespace) -> int:
             overrides=tuple(parse_overrides(args.overrides).items()),
         )
         outcome = run_experiment(experiment)
-        writer = "the belief map writer" if is_scripted(agent) else agent
+        writer = f"the {answerer} map writer" if is_scripted(agent) else agent
         print(f"{outcome.done} scenes, {args.world} world, {args.setting} setting: explored by {agent}, "
               f"maps written by {writer}")
         for line in outcome_lines(outcome):
             print(line)
         print_record_tables(outcome.root, args)
     return 4 if outcome.errors else 0
+
+
+def _explorer_and_writer(args: argparse.Namespace) -> tuple[str, str]:
+    """The pipeline's agent (who explores) and the map writer of a scripted one, from ``--agent`` and ``--explorer``.
+
+    Raises:
+        ValueError: ``--explorer`` with an ``--agent`` that is not a scripted map writer.
+    """
+    agent = args.agent.strip()
+    writer = agent.lower()
+    if writer in NON_MODEL_ANSWERERS and (args.explorer or writer == "oracle"):
+        return (args.explorer or "strategist").strip(), writer
+    if args.explorer:
+        raise ValueError(f"--explorer goes with a scripted map writer, --agent oracle | belief; got {agent!r}")
+    return agent, "belief"
 
 
 def load_probe_record(path: Path) -> ProbeRecord:

@@ -15,6 +15,7 @@ from typing import Any
 from theory_of_space.runner.experiment import (
     PHASES,
     PROXIES,
+    SCRIPTED_ANSWERERS,
     SETTINGS,
     WORLDS,
     Experiment,
@@ -27,7 +28,7 @@ _FLAGS = {
     "agent": "agents", "scenes": "scenes", "world": "worlds", "setting": "settings", "phases": "phases",
     "out": "out", "max_steps": "max_exp_steps", "questions": "n_per_task", "tasks": "tasks", "proxy": "proxy",
     "rooms": "rooms", "model_config": "model_config", "in_flight": "in_flight", "max_cost": "max_cost",
-    "max_false_belief_steps": "max_false_belief_steps",
+    "max_false_belief_steps": "max_false_belief_steps", "answerer": "answerer",
 }
 
 
@@ -50,6 +51,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, *, phases: bool = Tr
     parser.add_argument("--tasks", help="comma-separated task ids (default all)")
     parser.add_argument("--proxy", choices=PROXIES, help="the passive explorer (default: scout for vision, "
                         "strategist for text)")
+    parser.add_argument("--answerer", choices=SCRIPTED_ANSWERERS, help="who answers the questions and writes the "
+                        "maps of scripted explorers (default belief)")
     parser.add_argument("--rooms", type=int, help="rooms of generated scenes (default 3)")
     parser.add_argument("--no-think", action="store_true", help="prompts without the THINK: section")
     parser.add_argument("--no-query", action="store_true", help="remove Query() from the action set")

@@ -25,6 +25,7 @@ PHASES: tuple[str, ...] = ("explore", "probe", "evaluate", "false_belief", "resc
 WORLDS: tuple[str, ...] = ("text", "vision")
 SETTINGS: tuple[str, ...] = ("active", "passive")
 PROXIES: tuple[str, ...] = ("strategist", "scout")
+SCRIPTED_ANSWERERS: tuple[str, ...] = ("belief", "oracle")
 DEFAULT_SCENES = "0:3"
 DEFAULT_OUT = "runs/default"
 
@@ -52,6 +53,8 @@ class Experiment:
     """The budget of the false-belief phase."""
     n_per_task: int = 3
     tasks: tuple[str, ...] = TASK_IDS
+    answerer: str = "belief"
+    """Who answers the questions and writes the maps of scripted explorers: ``belief`` or ``oracle``."""
     proxy: str | None = None
     """The passive explorer; ``None``: SCOUT in the vision world, STRATEGIST in the text world."""
     image_size: int = DEFAULT_IMAGE_SIZE
@@ -78,6 +81,8 @@ class Experiment:
                 raise ValueError(f"unknown {name[:-1]} {', '.join(map(repr, unknown))}; expected {', '.join(allowed)}")
             if name != "phases" and not values:
                 raise ValueError(f"expected at least one of {', '.join(allowed)} for `{name}`")
+        if self.answerer not in SCRIPTED_ANSWERERS:
+            raise ValueError(f"expected belief or oracle for `answerer`, got {self.answerer!r}")
         if self.proxy is not None and self.proxy not in PROXIES:
             raise ValueError(f"expected strategist or scout for `proxy`, got {self.proxy!r}")
         for name in ("max_exp_steps", "max_false_belief_steps", "n_per_task", "rooms", "in_flight"):
@@ -104,6 +109,7 @@ class Experiment:
             "n_per_task": self.n_per_task,
             "tasks": list(self.tasks),
             "proxy": self.proxy,
+            "answerer": self.answerer,
             "image_size": self.image_size,
             "rooms": self.rooms,
             "mode": self.mode,
@@ -131,7 +137,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return tuple((str(key), str(v)) for key, v in value.items())
     if name == "scenes" and isinstance(value, list):
         return ",".join(str(v) for v in value)
-    if name in ("scenes", "out", "proxy", "model_config", "mode"):
+    if name in ("scenes", "out", "proxy", "model_config", "mode", "answerer"):
         if not isinstance(value, str):
             raise ValueError(f"{source}: expected a string for `{name}`, got {value!r}")
         return value

@@ -180,7 +180,7 @@ def false_belief_phase(state: EpisodeState) -> None:
         identification=dict(episode.identification),
         requests=[{"key": r.key, "kind": r.kind, "turn": r.turn} for r in requests],
         answers=answers,
-        answerer=state.agent,
+        answerer=state.agent,  # the false-belief agent or the model writes its own maps
     )
     write_json(state.store.folder / FALSE_BELIEF_RECORD_FILE, record.to_dict())
 

@@ -144,7 +144,8 @@ def run_experiment(
         for spec in plan.agents:
             roles[spec] = build_roles(spec, meter=meter, query_enabled=experiment.query_enabled,
                                       config_path=experiment.model_config, make_model=make_model,
-                                      overrides=dict(experiment.overrides) or None)
+                                      overrides=dict(experiment.overrides) or None,
+                                      scripted_answerer=experiment.answerer)
         with RunStore(root, experiment.result_config(), __version__) as store:
             store.register_scenes({scene_folder(ref, scene): scene.scene_id for ref, scene in plan.scenes})
             return _run(experiment, plan, store, roles, meter, counters, progress)

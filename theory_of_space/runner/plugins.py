@@ -59,7 +59,7 @@ def probe_phase(state: EpisodeState) -> None:
             answers.append(ProbeAnswer.from_dict(record))
         except (KeyError, TypeError, ValueError) as error:
             state.counters.corrupt.append(CorruptEntry(state.store.path("probe"), None, f"{request.key}: {error}"))
-    record = assemble_probe_record(episode, requests, answers, answerer=state.agent)
+    record = assemble_probe_record(episode, requests, answers, answerer=state.roles.answerer_name)
     write_json(state.store.folder / PROBE_RECORD_FILE, record.to_dict())
 
 

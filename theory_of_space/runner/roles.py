@@ -3,7 +3,8 @@
 A model plays every part with one client shared by all episodes (it keeps no state between calls).
 A scripted spec names its explorer; its questions are answered by the ``belief`` answerer (from what
 its own exploration established), and its maps are written by the ``belief`` map writer when the
-probes package provides one. ``oracle`` answers from the true scene and ends exploration at once.
+probes package provides one (or both by the ``oracle``, with ``scripted_answerer="oracle"``). The
+``oracle`` spec answers from the true scene and ends exploration at once.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ class AgentRoles:
     query_enabled: bool = True
     model: Agent | None = None
     """The shared model agent; ``None`` for scripted specs."""
+    scripted_answerer: str = "belief"
+    """Who answers the questions and writes the maps of a scripted explorer: ``belief`` or ``oracle``."""
 
     @property
     def is_model(self) -> bool:
@@ -124,9 +127,16 @@ class AgentRoles:
         ``belief`` reply to a probe prompt as the map writers of the same name)."""
         if self.model is not None:
             return self.model
-        if self.spec.lower() == "oracle":
+        if self.answerer_name == "oracle":
             return MeteredAgent(OracleAnswerer(scene, questions), self.meter)
         return MeteredAgent(BeliefAnswerer(scene, questions, query_enabled=self.query_enabled), self.meter)
+
+    @property
+    def answerer_name(self) -> str:
+        """Who answers and writes maps: the model spec, ``oracle`` for the oracle, else the scripted answerer."""
+        if self.model is not None:
+            return self.spec
+        return "oracle" if self.spec.lower() == "oracle" else self.scripted_answerer
 
     def close(self) -> None:
         close = getattr(self.model, "close", None)
@@ -142,12 +152,17 @@ def build_roles(
     config_path: str | None = None,
     make_model: Callable[..., Agent] | None = None,
     overrides: dict[str, Any] | None = None,
+    scripted_answerer: str = "belief",
 ) -> AgentRoles:
-    """The roles of ``spec``; a model agent is built once (its API key is read now, before any request)."""
+    """The roles of ``spec``; a model agent is built once (its API key is read now, before any request).
+
+    ``scripted_answerer`` (``belief`` or ``oracle``) answers the questions and writes the maps of a
+    scripted explorer.
+    """
     check_agent_spec(spec, config_path=config_path, builtin=(*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
     name = spec.strip().lower()
     if name in SCRIPTED_AGENTS or name in NON_MODEL_ANSWERERS:
-        return AgentRoles(spec=name, meter=meter, query_enabled=query_enabled)
+        return AgentRoles(spec=name, meter=meter, query_enabled=query_enabled, scripted_answerer=scripted_answerer)
     if make_model is None:
         from theory_of_space.agents.model_agent import make_model_agent as make_model
     model = make_model(spec, config_path=config_path, overrides=overrides)
