@@ -118,8 +118,9 @@ def _probe(args: argparse.Namespace) -> int:
         )
         outcome = run_experiment(experiment)
         writer = f"the {answerer} map writer" if is_scripted(agent) else agent
+        played = f"; false-belief phase played and its maps written by {agent}" if args.false_belief else ""
         print(f"{outcome.done} scenes, {args.world} world, {args.setting} setting: explored by {agent}, "
-              f"maps written by {writer}")
+              f"maps written by {writer}{played}")
         for line in outcome_lines(outcome):
             print(line)
         print_record_tables(outcome.root, args)
