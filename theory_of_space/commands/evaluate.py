@@ -135,7 +135,7 @@ def _rescore(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no stored evaluations or probe records under {args.path}")
     groups: dict[tuple[str, str, str, str, str], list[SceneEvaluation]] = {}
     changed = 0
-    bad = 0
+    bad = empty = 0
     for path in paths:
         # scoring reads only the stored replies: the pictures stay on disk
         try:
@@ -143,6 +143,9 @@ def _rescore(args: argparse.Namespace) -> int:
         except ValueError as error:  # one bad file is reported; the other scenes go on
             print(f"tos rescore: skipped {error}", file=sys.stderr)
             bad += 1
+            continue
+        if not stored.answers:  # an episode of a run without the evaluate phase: nothing to score
+            empty += 1
             continue
         fresh = rescore(stored)
         changed += sum(a.score != b.score for a, b in zip(stored.answers, fresh.answers))
@@ -152,7 +155,9 @@ def _rescore(args: argparse.Namespace) -> int:
             rescore_store(EpisodeStore(path.parent), fresh.scene, fresh.settings.mode)
         key = (fresh.settings.world, fresh.settings.setting, fresh.agent, fresh.settings.proxy, fresh.settings.mode)
         groups.setdefault(key, []).append(fresh)
-    done = len(paths) - bad
+    done = len(paths) - bad - empty
+    if not done and not bad and probed:
+        return 0
     print(f"{done} stored scenes re-scored; {changed} scores changed{' and written' if args.write else ''}")
     for (world, setting, agent, proxy, mode), runs in sorted(groups.items()):
         label = agent if setting == "active" else f"{agent} ({proxy} log)"
