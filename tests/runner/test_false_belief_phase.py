@@ -121,3 +121,13 @@ def test_scripted_explorers_skip_the_phase_and_asking_it_of_them_alone_is_an_err
     with pytest.raises(ValueError, match="no agent of scout, strategist plays it"):
         run_experiment(_experiment(tmp_path, "other", agents=("scout", "strategist")))
     assert not (tmp_path / "other").exists()
+
+
+def test_the_vision_world_plays_the_phase_in_the_vision_false_belief_env(tmp_path):
+    outcome = run_experiment(_experiment(tmp_path, agents=("inertial",), scenes="0:1", worlds=("vision",)))
+    folder = next(outcome.root.rglob(FALSE_BELIEF_RECORD_FILE)).parent
+    assert folder.parts[-3] == "vision"
+    turns = [r for k, r in EpisodeStore(folder, readonly=True).results("false_belief").items()
+             if k.startswith("false_belief/t")]
+    assert turns and all(r["info"]["n_images"] == r["reply"].count("Observe()") for r in turns)
+    assert next(iter(_records(outcome.root).values())).score()["inertia_ori"] == 1.0
