@@ -7,8 +7,8 @@ Metrics (per group, means over episodes unless said otherwise):
 
 - node coverage, edge coverage, final information gain, steps and action cost: the exploration's
   final values (the passive explorer's in the passive setting);
-- failed calls: exploration turns, probes and questions whose request failed after its retries (counted,
-  never hidden: a failed answer scores 0 and is listed here);
+- failed calls: exploration turns, probes, questions and false-belief requests whose request failed after
+  its retries (counted, never hidden: a failed answer scores 0 and is listed here);
 - accuracy per task: the mean score of its questions; route / survey / overall: the mean over the
   questions of the route tasks, survey tasks, or all tasks;
 - information-gain curve: per turn, the mean over episodes, an episode that ended earlier carried
