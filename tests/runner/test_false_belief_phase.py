@@ -104,8 +104,11 @@ def test_a_model_plays_both_phases_and_a_failed_turn_is_stored_with_its_reason_t
     assert "503" in failed[0]["error"] and failed[0]["valid"] is False
     assert summarise(load_runs([Path(experiment.out)]))["groups"][f"{MODEL} | text | active"]["false_belief"][
         "failed_calls"] >= 1
-    outcome = run_experiment(experiment, make_model=factory(FakeModel()))
+    retry = FakeModel()
+    outcome = run_experiment(experiment, make_model=factory(retry))
     assert outcome.counters.retried >= 1
+    # only the phase turns from the failed one on (t02..t04) and the map probe are asked again
+    assert retry.calls == 3 + 1
     clean = _experiment(tmp_path, "clean", agents=(MODEL,), scenes="0:1", max_exp_steps=6, max_false_belief_steps=4)
     run_experiment(clean, make_model=factory(FakeModel()))
     assert _phase_results(Path(experiment.out)) == _phase_results(Path(clean.out))
