@@ -34,7 +34,7 @@ from theory_of_space.probes.false_belief_requests import (
 from theory_of_space.probes.requests import ProbeAnswer, ProbeRequest
 from theory_of_space.runner.episode import TurnRecord, run_episode
 from theory_of_space.runner.evaluate import EvaluationSettings
-from theory_of_space.runner.phases import EpisodeState, _ReplayAgent, _turn_key, _turn_record
+from theory_of_space.runner.phases import EpisodeState, ReplayAgent, explore_turn_key, turn_record
 from theory_of_space.runner.roles import MeteredAgent, plays_false_belief
 from theory_of_space.runner.store import CorruptEntry, write_json
 
@@ -98,7 +98,7 @@ def false_belief_phase(state: EpisodeState) -> None:
     if state.settings.setting != "active" or not plays_false_belief(state.agent, is_model=state.roles.is_model):
         return
     explored = state.explored()
-    exploration = [state.store.get("explore", _turn_key(t.index)) for t in explored.turns]
+    exploration = [state.store.get("explore", explore_turn_key(t.index)) for t in explored.turns]
     if any(record is None for record in exploration):
         raise ValueError(f"{state.store.path('explore')}: the stored exploration has gaps; rerun the explore phase")
     replay = _stored_phase_turns(state)
@@ -110,7 +110,7 @@ def false_belief_phase(state: EpisodeState) -> None:
         if turn.index > offset + len(replay):
             new_turns = True
             step = turn.index - offset
-            record = {**_turn_record(turn), "phase": PHASE, "turn": step, "episode_turn": turn.index}
+            record = {**turn_record(turn), "phase": PHASE, "turn": step, "episode_turn": turn.index}
             state.store.put(PHASE, false_belief_turn_key(step), record)
 
     with false_belief_env(state.settings, state.max_false_belief_steps) as env:
@@ -130,7 +130,7 @@ def false_belief_phase(state: EpisodeState) -> None:
                 max_false_belief_steps=state.max_false_belief_steps,
             )
             agent = MeteredAgent(scripted, state.roles.meter)
-        wrapped = _ReplayAgent(agent, [*exploration, *replay], advance=False)
+        wrapped = ReplayAgent(agent, [*exploration, *replay], advance=False)
         result = run_episode(env, wrapped, options={"scene": state.scene}, on_turn=on_turn)
     replayed = sum(1 for t in result.turns if t.info.get("phase") == "exploration")
     if replayed != offset:
