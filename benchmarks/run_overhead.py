@@ -6,11 +6,12 @@ Two jobs, each timed twice in this one process, alternating, on the same scenes:
   report.html, episode pages; figures when matplotlib is installed);
 - *peer*: the same episodes with the library alone and nothing stored: the exploration env steps
   with the scripted explorer, every question answered by the belief answerer and scored, every probe
-  built, answered by the belief map writer, assembled and scored.
+  built, answered by the belief map writer, assembled and scored; for the false-belief agents also
+  the episode in the false-belief env and its map probes, answered and scored.
 
 The overhead is (pipeline - peer) / pipeline, in CPU seconds of this process (all its threads): the
 machine is shared, and wall time would count other people's work. The default job is ``tos run`` with no arguments
-(SCOUT and STRATEGIST on 3 scenes, every phase); the large job is SCOUT on N scenes (default 100).
+(SCOUT, STRATEGIST, updating and inertial on 3 scenes, every phase); the large job is SCOUT on N scenes (default 100).
 The default job is also timed as the command a user types (``tos run`` in a subprocess, import
 included). Timing asserts do not belong in tests; this script prints the figures.
 
@@ -32,6 +33,8 @@ import gymnasium as gym
 import theory_of_space  # noqa: F401  (registers the envs)
 from theory_of_space.agents.answerers import BeliefAnswerer
 from theory_of_space.agents.factory import make_agent
+from theory_of_space.agents.false_belief import FALSE_BELIEF_AGENTS, FalseBeliefAgent
+from theory_of_space.probes.false_belief_requests import false_belief_episode, run_false_belief_probes
 from theory_of_space.probes.metrics import probe_metrics
 from theory_of_space.probes.replay import replay_episode
 from theory_of_space.probes.requests import answer_probes, assemble_probe_record, build_probe_requests
@@ -39,7 +42,9 @@ from theory_of_space.report.html import write_report
 from theory_of_space.runner.episode import run_episode
 from theory_of_space.runner.experiment import Experiment, parse_scene_spec
 from theory_of_space.runner.pipeline import run_experiment
+from theory_of_space.runner.roles import DEFAULT_AGENTS
 from theory_of_space.tasks import generate_questions, question_messages, score_question
+from theory_of_space.world.scene import Scene
 
 
 def peer(agents: tuple[str, ...], scenes: str, max_steps: int = 20) -> float:
@@ -59,16 +64,29 @@ def peer(agents: tuple[str, ...], scenes: str, max_steps: int = 20) -> float:
             requests = build_probe_requests(replay)
             answers = answer_probes(requests, answerer, in_flight=1)
             probe_metrics(assemble_probe_record(replay, requests, answers))
+            if agent in FALSE_BELIEF_AGENTS:
+                false_belief(agent, scene, max_steps)
     env.close()
     return time.process_time() - started
+
+
+def false_belief(agent: str, scene: Scene, max_steps: int) -> None:
+    """Both phases of a false-belief episode, its map probes answered by the agent and scored."""
+    with gym.make("TheoryOfSpace/Explore-FalseBelief-v0", max_exp_steps=max_steps) as env:
+        env.reset(options={"scene": scene})
+        changed, changes = env.unwrapped.false_belief_scene, env.unwrapped.false_belief_changes
+        player = FalseBeliefAgent(agent, scene, changed, changes)  # type: ignore[arg-type]
+        result = run_episode(env, player, options={"scene": scene})
+    record = run_false_belief_probes(false_belief_episode(result, changed), player.answer_probe, in_flight=1)
+    record.score()
 
 
 def pipeline(agents: tuple[str, ...], scenes: str) -> float:
     """Seconds for the same job through run_experiment into a fresh folder, then its report."""
     with tempfile.TemporaryDirectory() as folder:
         started = time.process_time()
-        outcome = run_experiment(Experiment(agents=agents, scenes=scenes, out=folder,
-                                            phases=("explore", "probe", "evaluate")))
+        # every phase (the false-belief phase only for the agents that play it)
+        outcome = run_experiment(Experiment(agents=agents, scenes=scenes, out=folder))
         write_report([outcome.root], outcome.root)
         return time.process_time() - started
 
@@ -89,7 +107,7 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    jobs = (("default job (scout + strategist, 3 scenes)", ("scout", "strategist"), "0:3"),
+    jobs = ((f"default job ({', '.join(DEFAULT_AGENTS)}, 3 scenes)", DEFAULT_AGENTS, "0:3"),
             (f"SCOUT on {args.scenes} scenes", ("scout",), f"0:{args.scenes}"))
     for label, agents, scenes in jobs:
         peers, runs = [], []

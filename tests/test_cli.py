@@ -13,8 +13,13 @@ def test_run_with_no_arguments_prints_the_tables_and_the_report_path(tmp_path, c
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "6/6 episodes complete in runs/default" in out
+    assert out.splitlines()[0].startswith("scout, strategist, updating, inertial on scenes 0:3")
+    assert "12/12 episodes complete in runs/default" in out
     assert "| scout | text | active | 3 | 100.0" in out and "| strategist | text | active |" in out
+    false_belief = out[out.index("## False belief"):]
+    assert "| inertial | text | 3 |" in false_belief and "| updating | text | 3 |" in false_belief
+    assert "| scout |" not in false_belief  # the scripted explorers do not play the false-belief phase
+    assert len(list((tmp_path / "runs/default").rglob("false_belief_record.json"))) == 6
     assert "report:  runs/default/report.html" in out
     assert (tmp_path / "runs/default/report.html").is_file()
 
@@ -65,7 +70,7 @@ def test_run_says_which_budget_it_runs(tmp_path, capsys):
     argv = ["run", "--scenes", "0:1", "--phases", "explore", "--max-steps", "7", "--quiet", "--no-report"]
     assert main([*argv, "--out", str(tmp_path)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert "scout, strategist on scenes 0:1" in first and "exploration budget 7 turns" in first
+    assert "scout, strategist, updating, inertial on scenes 0:1" in first and "exploration budget 7 turns" in first
 
 
 def test_explore_prints_each_turn_as_it_happens(monkeypatch, capsys):

@@ -40,3 +40,10 @@ def test_a_second_run_into_the_same_folder_with_other_settings_is_refused(tmp_pa
     assert main([*argv, "--max-steps", "5"]) == 0
     assert main([*argv, "--max-steps", "6"]) == 2
     assert "max_exp_steps: stored 5, now 6" in capsys.readouterr().err
+
+
+def test_a_false_belief_phase_nobody_plays_is_an_error_before_the_run(tmp_path, capsys):
+    argv = ["run", "--agent", "scout", "--phases", "explore,false_belief", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(argv) == 2
+    assert "phase 'false_belief': no agent of scout plays it" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -11,7 +11,17 @@ import pytest
 
 from theory_of_space.report import html as report_html
 from theory_of_space.report.html import write_report
-from theory_of_space.report.summary import accuracy_table, gap_table, load_runs, mean_curve, pearson, summarise
+from theory_of_space.report.summary import (
+    accuracy_table,
+    false_belief_table,
+    gap_table,
+    load_runs,
+    mean_curve,
+    pearson,
+    summarise,
+)
+from theory_of_space.runner.experiment import Experiment
+from theory_of_space.runner.pipeline import run_experiment
 from theory_of_space.tasks import TASK_IDS, TASKS
 
 
@@ -78,3 +88,46 @@ def test_without_matplotlib_the_report_has_its_tables_and_says_how_to_get_figure
 def test_a_folder_that_is_not_a_run_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         load_runs([Path(tmp_path)])
+
+
+@pytest.fixture(scope="module")
+def false_belief_run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("false-belief") / "run"
+    run_experiment(Experiment(agents=("updating", "inertial"), scenes="0:2", phases=("explore", "false_belief"),
+                              out=str(root)))
+    return root
+
+
+def test_the_false_belief_table_has_a_row_per_agent_and_counts_what_inertia_left_out(false_belief_run):
+    summary = summarise(load_runs([false_belief_run]))
+    header, rows = false_belief_table(summary)
+    by_agent = {row[0]: dict(zip(header, row)) for row in rows}
+    assert set(by_agent) == {"updating", "inertial"}
+    assert by_agent["inertial"]["Inertia pos"] == "100.0" and by_agent["inertial"]["Inertia ori"] == "100.0"
+    assert by_agent["updating"]["Inertia ori"] == "0.0" and by_agent["updating"]["Inertia pos"] == "-"
+    exact = summary["groups"]["updating | text | active"]["false_belief"]["skipped"]["exact"]
+    assert by_agent["updating"]["Left out of inertia"] == f"exact {exact}" and exact > 0
+    assert by_agent["updating"]["Ident. F1 overall"] == "100.0" and by_agent["updating"]["Failed calls"] == "0"
+    # summary.json pools the records stored by the phase, scored again
+    records = [json.loads(p.read_text()) for p in false_belief_run.rglob("false_belief_record.json")
+               if "updating" in p.parts]
+    steps = [r["identification"]["steps"] for r in records]
+    assert summary["groups"]["updating | text | active"]["false_belief"]["steps"] == pytest.approx(sum(steps) / 2)
+
+
+def test_a_failed_false_belief_request_is_counted_and_shown_with_its_reason(false_belief_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(false_belief_run, run)
+    path = next(p for p in run.rglob("false_belief.jsonl") if "inertial" in p.parts)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    failed = next(line for line in lines if line["key"].startswith("fb_probe/"))
+    failed["error"] = "HTTP 500: server error"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    written = write_report([run], tmp_path / "out")
+    summary = json.loads(written.summary_path.read_text())
+    assert summary["groups"]["inertial | text | active"]["false_belief"]["failed_calls"] == 1
+    assert summary["groups"]["inertial | text | active"]["exploration"]["failed_calls"] == 1
+    assert "## False belief" in written.text
+    assert (tmp_path / "out" / "figures" / "inertia.svg").stat().st_size > 1000
+    pages = [page.read_text() for page in sorted((tmp_path / "out" / "episodes").glob("*.html"))]
+    assert any("HTTP 500: server error" in page and "False-belief phase" in page for page in pages)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ARGS = ["run", "--scenes", "0:4", "--setting", "active,passive", "--phases", "explore,probe,evaluate",
-        "--quiet", "--no-report"]
+ARGS = ["run", "--agent", "strategist,inertial", "--scenes", "0:4", "--setting", "active,passive",
+        "--phases", "explore,probe,evaluate,false_belief", "--quiet", "--no-report"]
 
 
 def _tos(out: Path, **kwargs) -> subprocess.Popen:

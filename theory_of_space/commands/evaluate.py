@@ -12,6 +12,7 @@ from theory_of_space.agents.config import parse_overrides
 from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec
 from theory_of_space.commands.explore import DEFAULT_MAX_STEPS, add_set_argument, failed_call_status
 from theory_of_space.commands.probe import add_probe_scoring_options, rescore_probes
+from theory_of_space.commands.run import add_scene_count_arguments, scene_count_spec
 from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE
 from theory_of_space.probes.modes import EVALUATION_MODES
 from theory_of_space.runner.evaluate import (
@@ -38,18 +39,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` and ``rescore`` subcommands."""
     run = subparsers.add_parser("evaluate", help="exploration plus the nine evaluation tasks on N scenes")
     run.add_argument("--agent", default="oracle", help="oracle | belief | scout | strategist | random | a model spec")
-    run.add_argument("--scenes", type=int, default=10, help="number of scenes (default 10)")
-    run.add_argument("--first-seed", type=int, default=0, help="seed of the first scene (default 0)")
-    run.add_argument("--rooms", type=int, default=3, help="rooms of the generated scenes (default 3)")
-    run.add_argument("--data-dir", help="a folder of published runNN scene folders instead of generated scenes")
-    run.add_argument(
-        "--scene",
-        dest="scene_paths",
-        action="append",
-        metavar="SCENE",
-        help="evaluate on this scene instead (repeatable): a shipped published scene (tos:run00 ... tos:run04), "
-        "a published scene folder or a scene JSON file",
-    )
+    add_scene_count_arguments(run)
     run.add_argument("--setting", choices=SETTINGS, default="active", help="active (default) or passive")
     run.add_argument("--world", choices=WORLDS, default="text", help="text (default) or vision")
     run.add_argument(
@@ -93,20 +83,6 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     again.set_defaults(func=_rescore)
 
 
-def _scene_spec(args: argparse.Namespace) -> str:
-    if args.scene_paths:
-        if args.data_dir is not None:
-            raise ValueError("give either --scene or --data-dir, not both")
-        return ",".join(args.scene_paths)
-    first, stop = args.first_seed, args.first_seed + args.scenes
-    if args.data_dir is None:
-        return f"{first}:{stop}"
-    root = Path(args.data_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"--data-dir: no folder {root}")
-    return ",".join(str(root / f"run{seed:02d}") for seed in range(first, stop))
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     """The run pipeline with the phases explore and evaluate, for one agent, world and setting."""
     if args.scenes < 1:
@@ -116,7 +92,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tos-evaluate-") as scratch:
         experiment = Experiment(
             agents=(args.agent,),
-            scenes=_scene_spec(args),
+            scenes=scene_count_spec(args),
             worlds=(args.world,),
             settings=(args.setting,),
             phases=("explore", "evaluate"),
@@ -159,7 +135,7 @@ def _rescore(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no stored evaluations or probe records under {args.path}")
     groups: dict[tuple[str, str, str, str, str], list[SceneEvaluation]] = {}
     changed = 0
-    bad = 0
+    bad = empty = 0
     for path in paths:
         # scoring reads only the stored replies: the pictures stay on disk
         try:
@@ -167,6 +143,9 @@ def _rescore(args: argparse.Namespace) -> int:
         except ValueError as error:  # one bad file is reported; the other scenes go on
             print(f"tos rescore: skipped {error}", file=sys.stderr)
             bad += 1
+            continue
+        if not stored.answers:  # an episode of a run without the evaluate phase: nothing to score
+            empty += 1
             continue
         fresh = rescore(stored)
         changed += sum(a.score != b.score for a, b in zip(stored.answers, fresh.answers))
@@ -176,7 +155,9 @@ def _rescore(args: argparse.Namespace) -> int:
             rescore_store(EpisodeStore(path.parent), fresh.scene, fresh.settings.mode)
         key = (fresh.settings.world, fresh.settings.setting, fresh.agent, fresh.settings.proxy, fresh.settings.mode)
         groups.setdefault(key, []).append(fresh)
-    done = len(paths) - bad
+    done = len(paths) - bad - empty
+    if not done and not bad and probed:
+        return 0
     print(f"{done} stored scenes re-scored; {changed} scores changed{' and written' if args.write else ''}")
     for (world, setting, agent, proxy, mode), runs in sorted(groups.items()):
         label = agent if setting == "active" else f"{agent} ({proxy} log)"

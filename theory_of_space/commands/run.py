@@ -1,9 +1,9 @@
 """``tos run``, ``tos probe`` and ``tos report``: the benchmark end to end, its probe phase, and its report.
 
 ``tos run`` with no argument runs the built-in scripted agents on 3 generated scenes through every
-phase, then prints the tables and the report's path. ``tos probe`` is the same pipeline with the
-phases explore and probe; ``tos evaluate`` (in :mod:`theory_of_space.commands.evaluate`) with explore
-and evaluate.
+phase, then prints the tables and the report's path. ``tos probe`` (in
+:mod:`theory_of_space.commands.probe`) is the same pipeline with the phases explore and probe (and
+false_belief); ``tos evaluate`` (in :mod:`theory_of_space.commands.evaluate`) with explore and evaluate.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from theory_of_space.commands.batch import add_batch_arguments, batch_lines, bat
 from theory_of_space.runner.experiment import (
     PHASES,
     PROXIES,
+    SCRIPTED_ANSWERERS,
     SETTINGS,
     WORLDS,
     Experiment,
@@ -28,6 +29,7 @@ _FLAGS = {
     "agent": "agents", "scenes": "scenes", "world": "worlds", "setting": "settings", "phases": "phases",
     "out": "out", "max_steps": "max_exp_steps", "questions": "n_per_task", "tasks": "tasks", "proxy": "proxy",
     "rooms": "rooms", "model_config": "model_config", "in_flight": "in_flight", "max_cost": "max_cost",
+    "max_false_belief_steps": "max_false_belief_steps", "answerer": "answerer",
 }
 
 
@@ -45,10 +47,13 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, *, phases: bool = Tr
                             "available but rescore)")
     parser.add_argument("--out", help="the run folder (default runs/default); a rerun resumes it")
     parser.add_argument("--max-steps", type=int, help="active exploration budget (default 20)")
+    parser.add_argument("--max-false-belief-steps", type=int, help="budget of the false-belief phase (default 15)")
     parser.add_argument("--questions", type=int, help="questions per task (default 3)")
     parser.add_argument("--tasks", help="comma-separated task ids (default all)")
     parser.add_argument("--proxy", choices=PROXIES, help="the passive explorer (default: scout for vision, "
                         "strategist for text)")
+    parser.add_argument("--answerer", choices=SCRIPTED_ANSWERERS, help="who answers the questions and writes the "
+                        "maps of scripted explorers (default belief)")
     parser.add_argument("--rooms", type=int, help="rooms of generated scenes (default 3)")
     parser.add_argument("--no-think", action="store_true", help="prompts without the THINK: section")
     parser.add_argument("--no-query", action="store_true", help="remove Query() from the action set")
@@ -60,6 +65,46 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, *, phases: bool = Tr
     parser.add_argument("--dry-run", action="store_true", help="print the requests and their estimated cost only")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
+
+
+def add_scene_count_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--scenes N`` as a count of generated (or published) scenes from ``--first-seed``, or ``--scene``.
+
+    ``tos evaluate`` and ``tos probe`` take these; :func:`scene_count_spec` turns them into the pipeline's
+    scene list.
+    """
+    parser.add_argument("--scenes", type=int, default=10, help="number of scenes (default 10)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first scene (default 0)")
+    parser.add_argument("--rooms", type=int, default=3, help="rooms of the generated scenes (default 3)")
+    parser.add_argument("--data-dir", help="a folder of published runNN scene folders instead of generated scenes")
+    parser.add_argument(
+        "--scene",
+        dest="scene_paths",
+        action="append",
+        metavar="SCENE",
+        help="use this scene instead (repeatable): a shipped published scene (tos:run00 ... tos:run04), "
+        "a published scene folder or a scene JSON file",
+    )
+
+
+def scene_count_spec(args: argparse.Namespace) -> str:
+    """The pipeline's ``scenes`` value of :func:`add_scene_count_arguments`' options.
+
+    Raises:
+        ValueError: both ``--scene`` and ``--data-dir``.
+        FileNotFoundError: ``--data-dir`` is not a folder.
+    """
+    if args.scene_paths:
+        if args.data_dir is not None:
+            raise ValueError("give either --scene or --data-dir, not both")
+        return ",".join(args.scene_paths)
+    first, stop = args.first_seed, args.first_seed + args.scenes
+    if args.data_dir is None:
+        return f"{first}:{stop}"
+    root = Path(args.data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"--data-dir: no folder {root}")
+    return ",".join(str(root / f"run{seed:02d}") for seed in range(first, stop))
 
 
 def add_run_parsers(subparsers: argparse._SubParsersAction) -> None:

@@ -169,7 +169,29 @@ def episode_page(episode: EpisodeData, index: int) -> str:
             maps.insert(0, "<p>predicted map: not valid JSON</p>")
         part.append("<div class='maps'>" + "".join(maps) + "</div></div>")
         body.append("".join(part))
+    body.append(_false_belief_html(episode))
     return _page(title, "".join(body))
+
+
+def _false_belief_html(episode: EpisodeData) -> str:
+    """The false-belief phase of an episode page: its identification scores, then every phase turn."""
+    turns = sorted((r for r in episode.false_belief if str(r.get("key", "")).startswith("false_belief/t")),
+                   key=lambda r: int(r.get("turn", 0)))
+    if not turns:
+        return ""
+    record = episode.false_belief_record or {}
+    found = record.get("identification", {})
+    cells = [["-" if found.get(k) is None else f"{found[k]:.2f}" for k in ("f1_pos", "f1_ori", "f1_overall", "steps")]]
+    changes = ", ".join(f"{c.get('name')}: {c.get('kind')}" for c in record.get("changes", []))
+    part = ["<h2>False-belief phase</h2>", f"<p>Changes: {html.escape(changes)}</p>",
+            _table_html(["Ident. F1 pos", "Ident. F1 ori", "Ident. F1 overall", "Steps"], cells)]
+    for turn in turns:
+        error = f"<p class='failed'>failed call: {html.escape(str(turn['error']))}</p>" if turn.get("error") else ""
+        invalid = "" if turn.get("valid", True) else f" (invalid: {html.escape(str(turn.get('invalid_reason')))})"
+        part.append(f"<div class='turn'><h3>Phase turn {turn.get('turn')}{invalid}</h3>{error}"
+                    f"<pre>{html.escape(turn.get('reply', ''))}</pre><pre>{html.escape(turn.get('message', ''))}</pre>"
+                    "</div>")
+    return "".join(part)
 
 
 def _messages(folder: Path) -> list[dict[str, Any]]:

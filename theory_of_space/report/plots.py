@@ -62,7 +62,8 @@ def make_figures(summary: dict[str, Any], episodes: list[EpisodeData], folder: P
     """Write the report's figures to ``folder`` as SVG and PDF; returns the SVG paths (in report order).
 
     Figures: the mean information gain per turn of every active group against SCOUT and STRATEGIST;
-    the probe metrics per group (when probes ran).
+    the probe metrics per group (when probes ran); belief inertia and correctness per group (when the
+    false-belief phase ran).
     """
     import matplotlib
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
@@ -104,7 +105,38 @@ def make_figures(summary: dict[str, Any], episodes: list[EpisodeData], folder: P
         axis.legend(fontsize="small")
         figure.tight_layout()
         written.append(_save(figure, folder / "probes"))
+
+    false_belief = {label: g["false_belief"] for label, g in summary["groups"].items() if g.get("false_belief")}
+    if false_belief:
+        written.append(_inertia_figure(false_belief, folder))
     return written
+
+
+INERTIA_BARS = (("inertia_pos", "inertia pos"), ("inertia_ori", "inertia ori"),
+                ("correctness_pos", "correctness pos"), ("correctness_ori", "correctness ori"))
+
+
+def _inertia_figure(groups: dict[str, dict[str, Any]], folder: Path) -> Path:
+    """Belief inertia (and correctness) of the changed objects, one bar group per agent; undefined values
+    are not drawn, """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4.0))
+    axis = figure.subplots()
+    width = 0.8 / len(INERTIA_BARS)
+    labels = list(groups)
+    for i, (key, name) in enumerate(INERTIA_BARS):
+        xs = [j + i * width for j in range(len(labels)) if groups[labels[j]].get(key) is not None]
+        ys = [groups[label][key] for label in labels if groups[label].get(key) is not None]
+        axis.bar(xs, ys, width=width, label=name)
+    axis.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))], labels, rotation=20, ha="right",
+                    fontsize="small")
+    axis.set_ylim(-0.1, 1.05)
+    axis.axhline(0, color="black", linewidth=0.5)
+    axis.set_title("Belief inertia after the world changed (1: old belief kept, 0: revised)")
+    axis.legend(fontsize="small")
+    figure.tight_layout()
+    return _save(figure, folder / "inertia")
 
 
 def _save(figure: Any, stem: Path) -> Path:

@@ -7,14 +7,18 @@ Metrics (per group, means over episodes unless said otherwise):
 
 - node coverage, edge coverage, final information gain, steps and action cost: the exploration's
   final values (the passive explorer's in the passive setting);
-- failed calls: exploration turns, probes and questions whose request failed after its retries (counted,
-  never hidden: a failed answer scores 0 and is listed here);
+- failed calls: exploration turns, probes, questions and false-belief requests whose request failed after
+  its retries (counted, never hidden: a failed answer scores 0 and is listed here);
 - accuracy per task: the mean score of its questions; route / survey / overall: the mean over the
   questions of the route tasks, survey tasks, or all tasks;
 - information-gain curve: per turn, the mean over episodes, an episode that ended earlier carried
   forward at its last value;
 - correlation: Pearson r over episodes between the final cognitive map's overall correctness and the
-  episode's evaluation accuracy (when the probe phase ran).
+  episode's evaluation accuracy (when the probe phase ran);
+- false belief (when the false_belief phase ran): the stored ``false_belief_record.json`` of every
+  episode scored again and pooled by :func:`~theory_of_space.probes.false_belief.summarise_false_belief`
+  (identification F1, steps and redundancy are means over episodes; correctness and inertia pool every
+  scored object), with the objects left out of inertia counted by reason.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from theory_of_space.runner.store import RUN_FILE, EpisodeStore
 from theory_of_space.tasks import TASK_IDS, TASKS, aggregate
 
 SUMMARY_VERSION = 1
+FALSE_BELIEF_RECORD_FILE = "false_belief_record.json"
 EXPLORATION_KEYS = ("node_coverage", "edge_coverage", "information_gain", "steps", "action_cost")
 
 
@@ -49,6 +54,9 @@ class EpisodeData:
     probes: list[dict[str, Any]] = field(default_factory=list)
     """The stored probe replies (for failed calls and the per-turn maps)."""
     problems: list[str] = field(default_factory=list)
+    false_belief_record: dict[str, Any] | None = None
+    false_belief: list[dict[str, Any]] = field(default_factory=list)
+    """The stored false-belief turns and map replies (for failed calls and the episode page)."""
 
     @property
     def group(self) -> str:
@@ -67,8 +75,9 @@ class EpisodeData:
         return len(self.failures())
 
     def failures(self) -> list[tuple[str, str]]:
-        """(key, reason) of every failed call: exploration turns, probes and questions."""
-        return [(r["key"], str(r["error"])) for r in (*self.turns, *self.probes, *self.answers) if r.get("error")]
+        """(key, reason) of every failed call: exploration turns, probes, questions and false-belief requests."""
+        records = (*self.turns, *self.probes, *self.answers, *self.false_belief)
+        return [(r["key"], str(r["error"])) for r in records if r.get("error")]
 
     def information_gain_curve(self) -> list[float]:
         curve: list[float] = []
@@ -101,12 +110,19 @@ def load_episode(folder: Path) -> EpisodeData:
             metrics = json.loads(metrics_path.read_text())
         except ValueError as error:
             problems.append(f"{metrics_path}: {error}")
-    probe_record = None
-    probe_path = folder / "probe_record.json"
-    if probe_path.is_file():
-        probe_record = json.loads(probe_path.read_text())
+    records: dict[str, dict[str, Any] | None] = {}
+    for name in ("probe_record.json", FALSE_BELIEF_RECORD_FILE):
+        path = folder / name
+        records[name] = None
+        if path.is_file():
+            try:
+                records[name] = json.loads(path.read_text())
+            except ValueError as error:
+                problems.append(f"{path}: {error}")
+    false_belief = list(store.results("false_belief").values())
     return EpisodeData(folder, head["agent"], head["scene_id"], head["scene"], head["settings"], turns, answers,
-                       metrics, probe_record, probes, problems)
+                       metrics, records["probe_record.json"], probes, problems,
+                       records[FALSE_BELIEF_RECORD_FILE], false_belief)
 
 
 def load_runs(roots: Iterable[Path]) -> list[EpisodeData]:
@@ -164,6 +180,29 @@ def _probe_metrics(episode: EpisodeData) -> dict[str, Any] | None:
     return flat
 
 
+def false_belief_sample(record: dict[str, Any], *, inertia_skip_exact: bool = True) -> dict[str, Any] | None:
+    """One stored false-belief record scored again: ``identification`` and ``probes``, as pooled by
+    :func:`~theory_of_space.probes.false_belief.summarise_false_belief`; ``None`` without the probes package."""
+    try:
+        from theory_of_space.probes.false_belief_requests import FalseBeliefRecord
+    except ImportError:
+        return None
+    stored = FalseBeliefRecord.from_dict(record)
+    return {"identification": stored.identification, "probes": stored.score(inertia_skip_exact=inertia_skip_exact)}
+
+
+def _false_belief_summary(episodes: Sequence[EpisodeData]) -> dict[str, Any] | None:
+    samples = [s for s in (false_belief_sample(e.false_belief_record) for e in episodes
+                           if e.false_belief_record is not None) if s is not None]
+    if not samples:
+        return None
+    from theory_of_space.probes.false_belief import summarise_false_belief
+
+    summary = summarise_false_belief(samples)
+    summary["failed_calls"] = sum(1 for e in episodes for r in e.false_belief if r.get("error"))
+    return summary
+
+
 def summarise_group(episodes: Sequence[EpisodeData]) -> dict[str, Any]:
     """The metrics of one group of episodes (see the module docstring)."""
     first = episodes[0]
@@ -193,6 +232,7 @@ def summarise_group(episodes: Sequence[EpisodeData]) -> dict[str, Any]:
         "accuracy": accuracy,
         "probes": probe_summary,
         "correlation": pearson([p[0] for p in pairs], [p[1] for p in pairs]),
+        "false_belief": _false_belief_summary(episodes),
     }
 
 
@@ -289,6 +329,35 @@ def probe_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]] | 
     return header, rows
 
 
+FALSE_BELIEF_COLUMNS = (
+    ("Ident. F1 pos", "f1_pos", "pct"), ("Ident. F1 ori", "f1_ori", "pct"), ("Ident. F1 overall", "f1_overall", "pct"),
+    ("Steps", "steps", "num"), ("Redundancy", "redundancy", "num"), ("Correctness", "correctness", "pct"),
+    ("Inertia pos", "inertia_pos", "pct"), ("Inertia ori", "inertia_ori", "pct"),
+    ("Unchanged acc.", "unchanged_accuracy", "pct"), ("Retention", "unchanged_retention", "pct"),
+)
+"""The false-belief figures in table order (label, key of ``summarise_false_belief``, format)."""
+
+
+def false_belief_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """One row per group that played the false-belief phase; the objects left out of inertia, by reason."""
+    groups = [g for g in summary["groups"].values() if g.get("false_belief")]
+    if not groups:
+        return None
+    header = ["Agent", "World", "Episodes", *(c for c, _, _ in FALSE_BELIEF_COLUMNS), "Left out of inertia",
+              "Invalid maps", "Failed calls"]
+    rows = [[g["agent"], g["world"], str(g["false_belief"]["n_samples"]), *false_belief_cells(g["false_belief"]),
+             str(g["false_belief"]["failed_calls"])] for g in groups]
+    return header, rows
+
+
+def false_belief_cells(figures: dict[str, Any]) -> list[str]:
+    """The cells of :data:`FALSE_BELIEF_COLUMNS`, then the objects left out of inertia by reason and the
+    invalid maps, of pooled figures (:func:`~theory_of_space.probes.false_belief.summarise_false_belief`)."""
+    cells = [_pct(figures.get(k)) if kind == "pct" else _num(figures.get(k), 2) for _, k, kind in FALSE_BELIEF_COLUMNS]
+    skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(figures["skipped"].items())) or "none"
+    return [*cells, skipped, str(figures["invalid_maps"])]
+
+
 def _setting(group: dict[str, Any]) -> str:
     return group["setting"] + (f" ({group['proxy']} log)" if group.get("proxy") else "")
 
@@ -300,6 +369,9 @@ def summary_tables(summary: dict[str, Any]) -> list[tuple[str, list[str], list[l
     probes = probe_table(summary)
     if probes is not None:
         tables.append(("Cognitive-map probes", *probes))
+    false_belief = false_belief_table(summary)
+    if false_belief is not None:
+        tables.append(("False belief", *false_belief))
     return tables
 
 

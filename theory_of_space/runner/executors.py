@@ -138,7 +138,7 @@ def run_episode_job(
     meter = Meter()
     roles = build_roles(job.agent, meter=meter, query_enabled=experiment.query_enabled,
                         config_path=experiment.model_config, make_model=model_factory,
-                        overrides=dict(experiment.overrides) or None)
+                        overrides=dict(experiment.overrides) or None, scripted_answerer=experiment.answerer)
     settings = episode_settings(experiment, job.world, job.setting)
     store = EpisodeStore(Path(root).joinpath(*episode_parts(job.agent, job.ref, job.scene, settings)))
     counters = RunCounters()

@@ -25,6 +25,7 @@ PHASES: tuple[str, ...] = ("explore", "probe", "evaluate", "false_belief", "resc
 WORLDS: tuple[str, ...] = ("text", "vision")
 SETTINGS: tuple[str, ...] = ("active", "passive")
 PROXIES: tuple[str, ...] = ("strategist", "scout")
+SCRIPTED_ANSWERERS: tuple[str, ...] = ("belief", "oracle")
 DEFAULT_SCENES = "0:3"
 DEFAULT_OUT = "runs/default"
 
@@ -48,8 +49,12 @@ class Experiment:
     think: bool = True
     query_enabled: bool = True
     max_exp_steps: int = 20
+    max_false_belief_steps: int = 15
+    """The budget of the false-belief phase."""
     n_per_task: int = 3
     tasks: tuple[str, ...] = TASK_IDS
+    answerer: str = "belief"
+    """Who answers the questions and writes the maps of scripted explorers: ``belief`` or ``oracle``."""
     proxy: str | None = None
     """The passive explorer; ``None``: SCOUT in the vision world, STRATEGIST in the text world."""
     image_size: int = DEFAULT_IMAGE_SIZE
@@ -76,9 +81,11 @@ class Experiment:
                 raise ValueError(f"unknown {name[:-1]} {', '.join(map(repr, unknown))}; expected {', '.join(allowed)}")
             if name != "phases" and not values:
                 raise ValueError(f"expected at least one of {', '.join(allowed)} for `{name}`")
+        if self.answerer not in SCRIPTED_ANSWERERS:
+            raise ValueError(f"expected belief or oracle for `answerer`, got {self.answerer!r}")
         if self.proxy is not None and self.proxy not in PROXIES:
             raise ValueError(f"expected strategist or scout for `proxy`, got {self.proxy!r}")
-        for name in ("max_exp_steps", "n_per_task", "rooms", "in_flight"):
+        for name in ("max_exp_steps", "max_false_belief_steps", "n_per_task", "rooms", "in_flight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"expected a positive integer for `{name}`, got {value!r}")
@@ -98,9 +105,11 @@ class Experiment:
             "think": self.think,
             "query_enabled": self.query_enabled,
             "max_exp_steps": self.max_exp_steps,
+            "max_false_belief_steps": self.max_false_belief_steps,
             "n_per_task": self.n_per_task,
             "tasks": list(self.tasks),
             "proxy": self.proxy,
+            "answerer": self.answerer,
             "image_size": self.image_size,
             "rooms": self.rooms,
             "mode": self.mode,
@@ -131,7 +140,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return tuple((str(key), str(v)) for key, v in value.items())
     if name == "scenes" and isinstance(value, list):
         return ",".join(str(v) for v in value)
-    if name in ("scenes", "out", "proxy", "model_config", "mode"):
+    if name in ("scenes", "out", "proxy", "model_config", "mode", "answerer"):
         if not isinstance(value, str):
             raise ValueError(f"{source}: expected a string for `{name}`, got {value!r}")
         return value

@@ -22,6 +22,7 @@ from typing import Any
 
 from theory_of_space.agents.base import Agent, AgentReply, CallRecord, Message
 from theory_of_space.agents.factory import make_agent
+from theory_of_space.env.false_belief import DEFAULT_MAX_FALSE_BELIEF_STEPS
 from theory_of_space.probes.modes import mode_messages, scored_reply
 from theory_of_space.runner.batch import BatchPending
 from theory_of_space.runner.episode import EpisodeResult, TurnRecord, run_episode
@@ -69,6 +70,7 @@ class EpisodeState:
     retry_failed: bool = True
     request_pool: ThreadPoolExecutor | None = None
     counters: RunCounters = field(default_factory=RunCounters)
+    max_false_belief_steps: int = DEFAULT_MAX_FALSE_BELIEF_STEPS
     _questions: QuestionSet | None = None
     _answerer: Agent | None = None
     _explored: EpisodeResult | None = None
@@ -166,7 +168,7 @@ def episode_settings(experiment: Experiment, world: str, setting: str) -> Evalua
 # ==== explore ====
 
 
-class _ReplayAgent:
+class ReplayAgent:
     """Gives the stored replies for the first turns, then asks the agent.
 
     A scripted agent plans as it goes, so it is also asked during the replay (free) to stay in step;
@@ -191,11 +193,13 @@ class _ReplayAgent:
         return self.agent.act(messages)
 
 
-def _turn_key(index: int) -> str:
+def explore_turn_key(index: int) -> str:
+    """``explore/t03``: the key of the third exploration turn."""
     return f"explore/t{index:02d}"
 
 
-def _turn_record(turn: TurnRecord) -> dict[str, Any]:
+def turn_record(turn: TurnRecord) -> dict[str, Any]:
+    """The stored form of a turn: reply, validity and reason, the env's answer, metrics, the call record."""
     info = {k: v for k, v in turn.info.items() if k not in ("message_parts", "images")}
     info["n_images"] = len(turn.info.get("images", ()))
     return {
@@ -219,12 +223,11 @@ def _stored_turns(state: EpisodeState) -> list[dict[str, Any]]:
     stored = state.store.results("explore")
     turns = []
     for index in range(1, len(stored) + 1):
-        record = stored.get(_turn_key(index))
+        record = stored.get(explore_turn_key(index))
         bad = record is not None and not (isinstance(record.get("reply"), str) and isinstance(record.get("call"), dict))
         if bad:
-            state.counters.corrupt.append(
-                CorruptEntry(state.store.path("explore"), None, f"{_turn_key(index)}: expected `reply` and `call`")
-            )
+            problem = f"{explore_turn_key(index)}: expected `reply` and `call`"
+            state.counters.corrupt.append(CorruptEntry(state.store.path("explore"), None, problem))
         if bad or state.needs_retry(record):
             break
         turns.append(record)
@@ -248,13 +251,13 @@ def explore_phase(state: EpisodeState) -> None:
         nonlocal changed
         if turn.index > len(replay):
             changed = True
-            state.store.put("explore", _turn_key(turn.index), _turn_record(turn))
+            state.store.put("explore", explore_turn_key(turn.index), turn_record(turn))
 
-    wrapped = _ReplayAgent(agent, replay, advance=advance)
+    wrapped = ReplayAgent(agent, replay, advance=advance)
     with exploration_env(settings, reward="info_gain") as env:
         state._explored = run_episode(env, wrapped, options={"scene": scene}, on_turn=on_turn)
     # an earlier attempt that went on longer (before a failed turn was retried) left turns past the end
-    turns = {_turn_key(t.index) for t in state._explored.turns}
+    turns = {explore_turn_key(t.index) for t in state._explored.turns}
     stale = [key for key in state.store.results("explore") if key not in turns]
     if stale:
         state.store.drop("explore", stale)
@@ -392,7 +395,7 @@ def write_episode_files(state: EpisodeState) -> None:
     write_json(folder / SCENE_FILE, {"scene_id": state.scene.scene_id, "scene": state.scene.to_dict(),
                                      "agent": state.agent, "settings": state.settings.to_dict()})
     result = state.explored()
-    turns = [state.store.get("explore", _turn_key(t.index)) for t in result.turns]
+    turns = [state.store.get("explore", explore_turn_key(t.index)) for t in result.turns]
     write_json(folder / EXPLORATION_FILE, {"turns": turns, "metrics": result.metrics})
     evaluation = SceneEvaluation(
         state.scene,

@@ -36,6 +36,7 @@ from theory_of_space.runner.roles import (
     BudgetReached,
     Meter,
     build_roles,
+    plays_false_belief,
 )
 from theory_of_space.runner.store import CorruptEntry, RunStore
 from theory_of_space.world.scene import Scene
@@ -105,6 +106,15 @@ def _prepare(experiment: Experiment) -> _Plan:
     agents = experiment.agents or DEFAULT_AGENTS
     for spec in agents:
         check_agent_spec(spec, config_path=experiment.model_config, builtin=(*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
+    if "false_belief" in experiment.phases and not any(
+        plays_false_belief(spec, is_model=spec.strip().lower() not in (*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
+        for spec in agents
+    ):
+        raise ValueError(
+            f"phase 'false_belief': no agent of {', '.join(agents)} plays it; add a model, updating or inertial"
+        )
+    if "false_belief" in experiment.phases and "active" not in experiment.settings:
+        raise ValueError("phase 'false_belief' runs in the active setting only; add --setting active")
     scenes = []
     for ref in parse_scene_spec(experiment.scenes, rooms=experiment.rooms):
         try:
@@ -153,7 +163,8 @@ def run_experiment(
         for spec in plan.agents:
             roles[spec] = build_roles(spec, meter=meter, query_enabled=experiment.query_enabled,
                                       config_path=experiment.model_config, make_model=make_model,
-                                      overrides=dict(experiment.overrides) or None)
+                                      overrides=dict(experiment.overrides) or None,
+                                      scripted_answerer=experiment.answerer)
         book = None
         if batch:
             from theory_of_space.runner.batch import batch_answers
@@ -203,6 +214,7 @@ def _run(
                         states.append(EpisodeState(
                             spec, ref, scene, settings, roles[spec], store.episode(parts),
                             retry_failed=experiment.retry_failed, request_pool=requests, counters=counters,
+                            max_false_belief_steps=experiment.max_false_belief_steps,
                         ))
         outcome = RunOutcome(store.root, len(states), 0, meter, counters)
         if progress is not None:
@@ -290,7 +302,10 @@ def plan_experiment(experiment: Experiment) -> RequestPlan:
                         "explore": max(0, steps - len(done.get("explore", {}))),
                         "evaluate": len(questions.questions) - len(done.get("evaluate", {})),
                         "probe": max(0, 3 * steps - len(done.get("probe", {}))) if setting == "active" else 1,
-                        "false_belief": 15 if setting == "active" else 0,
+                        "false_belief": (
+                            2 * experiment.max_false_belief_steps + 1
+                            if setting == "active" and plays_false_belief(spec, is_model=model) else 0
+                        ),
                     }
                     for phase in counts:
                         n = max(0, per_phase.get(phase, 0))

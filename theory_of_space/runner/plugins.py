@@ -1,4 +1,4 @@
-"""The ``probe`` phase, built on :mod:`theory_of_space.probes` when this installation has it.
+"""The ``probe`` and ``false_belief`` phases, built on :mod:`theory_of_space.probes` when this installation has it.
 
 The probes package gives pure builders; this phase only stores. For an explored episode,
 ``build_probe_requests(episode)`` lists :class:`ProbeRequest` objects, each with a stable ``key``
@@ -6,7 +6,8 @@ The probes package gives pure builders; this phase only stores. For an explored 
 like the questions) and its reply is stored under that key the moment it arrives; then
 ``assemble_probe_record(episode, requests, answers)`` builds the record that the probe metrics read,
 written as ``probe_record.json``. A phase whose package is missing is simply not offered, and asking
-for it is an error that says so (see :func:`theory_of_space.runner.pipeline.resolve_phases`).
+for it is an error that says so (see :func:`theory_of_space.runner.pipeline.resolve_phases`). The
+``false_belief`` phase lives in :mod:`theory_of_space.runner.false_belief_phase`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def probe_phase(state: EpisodeState) -> None:
             answers.append(ProbeAnswer.from_dict(record))
         except (KeyError, TypeError, ValueError) as error:
             state.counters.corrupt.append(CorruptEntry(state.store.path("probe"), None, f"{request.key}: {error}"))
-    record = assemble_probe_record(episode, requests, answers, answerer=state.agent)
+    record = assemble_probe_record(episode, requests, answers, answerer=state.roles.answerer_name)
     write_json(state.store.folder / PROBE_RECORD_FILE, record.to_dict())
 
 
@@ -68,4 +69,8 @@ def plugin_phases() -> dict[str, PhaseFunction]:
     probes = _module("theory_of_space.probes.requests")
     if probes is not None and all(hasattr(probes, n) for n in ("build_probe_requests", "assemble_probe_record")):
         phases["probe"] = probe_phase
+    if _module("theory_of_space.probes.false_belief_requests") is not None:
+        from theory_of_space.runner.false_belief_phase import false_belief_phase
+
+        phases["false_belief"] = false_belief_phase
     return phases

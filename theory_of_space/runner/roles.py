@@ -3,7 +3,8 @@
 A model plays every part with one client shared by all episodes (it keeps no state between calls).
 A scripted spec names its explorer; its questions are answered by the ``belief`` answerer (from what
 its own exploration established), and its maps are written by the ``belief`` map writer when the
-probes package provides one. ``oracle`` answers from the true scene and ends exploration at once.
+probes package provides one (or both by the ``oracle``, with ``scripted_answerer="oracle"``). The
+``oracle`` spec answers from the true scene and ends exploration at once.
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ from typing import Any
 from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
 from theory_of_space.agents.base import Agent, AgentReply, Message
 from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec, make_agent
+from theory_of_space.agents.false_belief import FALSE_BELIEF_AGENTS
 from theory_of_space.tasks import Question
 from theory_of_space.world.scene import Scene
 
 NON_MODEL_ANSWERERS: tuple[str, ...] = ("oracle", "belief")
-DEFAULT_AGENTS: tuple[str, ...] = ("scout", "strategist")
-"""The built-in scripted agents of a run with no ``--agent``."""
+DEFAULT_AGENTS: tuple[str, ...] = ("scout", "strategist", "updating", "inertial")
+"""The built-in scripted agents of a run with no ``--agent``: the two explorers, and the two false-belief
+agents (which explore with SCOUT's plan and play the false-belief phase)."""
+
+
+def plays_false_belief(spec: str, *, is_model: bool) -> bool:
+    """Whether this agent spec plays the false-belief phase: a model, ``updating`` or ``inertial``."""
+    return is_model or spec.strip().lower() in FALSE_BELIEF_AGENTS
 
 
 class BudgetReached(Exception):
@@ -96,6 +104,8 @@ class AgentRoles:
     """The shared model agent; ``None`` for scripted specs."""
     answers: Agent | None = None
     """Who answers questions and probes for a model when not the model itself (a provider batch)."""
+    scripted_answerer: str = "belief"
+    """Who answers the questions and writes the maps of a scripted explorer: ``belief`` or ``oracle``."""
 
     @property
     def is_model(self) -> bool:
@@ -119,9 +129,16 @@ class AgentRoles:
         ``belief`` reply to a probe prompt as the map writers of the same name)."""
         if self.model is not None:
             return self.answers or self.model
-        if self.spec.lower() == "oracle":
+        if self.answerer_name == "oracle":
             return MeteredAgent(OracleAnswerer(scene, questions), self.meter)
         return MeteredAgent(BeliefAnswerer(scene, questions, query_enabled=self.query_enabled), self.meter)
+
+    @property
+    def answerer_name(self) -> str:
+        """Who answers and writes maps: the model spec, ``oracle`` for the oracle, else the scripted answerer."""
+        if self.model is not None:
+            return self.spec
+        return "oracle" if self.spec.lower() == "oracle" else self.scripted_answerer
 
     def close(self) -> None:
         close = getattr(self.model, "close", None)
@@ -137,12 +154,17 @@ def build_roles(
     config_path: str | None = None,
     make_model: Callable[..., Agent] | None = None,
     overrides: dict[str, Any] | None = None,
+    scripted_answerer: str = "belief",
 ) -> AgentRoles:
-    """The roles of ``spec``; a model agent is built once (its API key is read now, before any request)."""
+    """The roles of ``spec``; a model agent is built once (its API key is read now, before any request).
+
+    ``scripted_answerer`` (``belief`` or ``oracle``) answers the questions and writes the maps of a
+    scripted explorer.
+    """
     check_agent_spec(spec, config_path=config_path, builtin=(*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
     name = spec.strip().lower()
     if name in SCRIPTED_AGENTS or name in NON_MODEL_ANSWERERS:
-        return AgentRoles(spec=name, meter=meter, query_enabled=query_enabled)
+        return AgentRoles(spec=name, meter=meter, query_enabled=query_enabled, scripted_answerer=scripted_answerer)
     if make_model is None:
         from theory_of_space.agents.model_agent import make_model_agent as make_model
     model = make_model(spec, config_path=config_path, overrides=overrides)

@@ -1,0 +1,206 @@
+"""The ``false_belief`` phase: the episode continues after its exploration, the world changes, the agent looks again.
+
+The false-belief episode *is* the exploration episode, continued. Its env (``Explore-FalseBelief-v0``,
+or ``Explore-Vision-FalseBelief-v0`` in the vision world) replays the stored exploration turns (no
+model call: the stored replies are given back), so the conversation up to the end of exploration is
+the one the ``explore`` phase stored; then the second phase runs. Each second-phase turn is stored as
+soon as the env answers it, under ``false_belief/tNN`` (NN counts the phase's own turns from 1), so a
+rerun replays the stored turns and goes on from the first missing or failed one. Then the map probes
+of :func:`~theory_of_space.probes.false_belief_requests.build_false_belief_requests` (the last
+exploration ``global`` map and a ``global_fb`` map per probed turn) are fanned out, each answer stored
+under its request key (``probe/tNN/global``, ``fb_probe/tNN/global_fb``) in the same phase file, and
+the :class:`~theory_of_space.probes.false_belief_requests.FalseBeliefRecord` is written as
+``false_belief_record.json``; the report scores it.
+
+Who plays the phase: a model plays it itself (and answers its probes); the scripted ``updating`` and
+``inertial`` agents play it with their plans and write their maps. Other scripted agents (SCOUT,
+STRATEGIST, ...) have no false-belief behaviour, and passive episodes have no agent exploring: the
+phase skips those episodes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from theory_of_space.agents.base import Agent, AgentReply, CallRecord
+from theory_of_space.agents.false_belief import FalseBeliefAgent
+from theory_of_space.probes.false_belief_requests import (
+    FalseBeliefRecord,
+    build_false_belief_requests,
+    false_belief_episode,
+)
+from theory_of_space.probes.requests import ProbeAnswer, ProbeRequest
+from theory_of_space.runner.episode import TurnRecord, run_episode
+from theory_of_space.runner.evaluate import EvaluationSettings
+from theory_of_space.runner.phases import EpisodeState, ReplayAgent, explore_turn_key, turn_record
+from theory_of_space.runner.roles import MeteredAgent, plays_false_belief
+from theory_of_space.runner.store import CorruptEntry, write_json
+
+PHASE = "false_belief"
+FALSE_BELIEF_RECORD_FILE = "false_belief_record.json"
+FALSE_BELIEF_ENV_IDS: dict[str, str] = {
+    "text": "TheoryOfSpace/Explore-FalseBelief-v0",
+    "vision": "TheoryOfSpace/Explore-Vision-FalseBelief-v0",
+}
+_TURN_PREFIX = "false_belief/t"
+
+
+def false_belief_turn_key(step: int) -> str:
+    """``false_belief/t03``: the key of the phase's third turn."""
+    return f"{_TURN_PREFIX}{step:02d}"
+
+
+def false_belief_env(settings: EvaluationSettings, max_false_belief_steps: int) -> gym.Env:
+    """The env of an active episode with the false-belief phase, in the settings' world."""
+    vision = {"image_size": settings.image_size} if settings.world == "vision" else {}
+    return gym.make(
+        FALSE_BELIEF_ENV_IDS[settings.world],
+        max_exp_steps=settings.max_exp_steps,
+        max_false_belief_steps=max_false_belief_steps,
+        query_enabled=settings.query_enabled,
+        think=settings.think,
+        reward="none",
+        **vision,
+    )
+
+
+class _ScriptedMapWriter:
+    """A scripted false-belief agent answering its map probes as an agent would (a reply with a call record)."""
+
+    def __init__(self, agent: FalseBeliefAgent) -> None:
+        self.agent = agent
+        self.name = agent.name
+
+    def answer(self, request: ProbeRequest) -> AgentReply:
+        return AgentReply(text=self.agent.answer_probe(request), record=CallRecord(model=self.name))
+
+
+def _stored_phase_turns(state: EpisodeState) -> list[dict[str, Any]]:
+    """The stored phase turns to replay: consecutive from ``t01``, up to the first one to request again."""
+    stored = state.store.results(PHASE)
+    turns: list[dict[str, Any]] = []
+    while (record := stored.get(false_belief_turn_key(len(turns) + 1))) is not None:
+        key = false_belief_turn_key(len(turns) + 1)
+        if not (isinstance(record.get("reply"), str) and isinstance(record.get("call"), dict)):
+            problem = f"{key}: expected `reply` and `call`"
+            state.counters.corrupt.append(CorruptEntry(state.store.path(PHASE), None, problem))
+            break
+        if state.needs_retry(record):
+            break
+        turns.append(record)
+    return turns
+
+
+def false_belief_phase(state: EpisodeState) -> None:
+    """Play the second phase after the stored exploration, store each turn, then ask and store its map probes."""
+    if state.settings.setting != "active" or not plays_false_belief(state.agent, is_model=state.roles.is_model):
+        return
+    explored = state.explored()
+    exploration = [state.store.get("explore", explore_turn_key(t.index)) for t in explored.turns]
+    if any(record is None for record in exploration):
+        raise ValueError(f"{state.store.path('explore')}: the stored exploration has gaps; rerun the explore phase")
+    replay = _stored_phase_turns(state)
+    offset = len(exploration)
+    new_turns = False
+
+    def on_turn(turn: TurnRecord) -> None:
+        nonlocal new_turns
+        if turn.index > offset + len(replay):
+            new_turns = True
+            step = turn.index - offset
+            record = {**turn_record(turn), "phase": PHASE, "turn": step, "episode_turn": turn.index}
+            state.store.put(PHASE, false_belief_turn_key(step), record)
+
+    with false_belief_env(state.settings, state.max_false_belief_steps) as env:
+        env.reset(options={"scene": state.scene})
+        changed, changes = env.unwrapped.false_belief_scene, env.unwrapped.false_belief_changes
+        scripted: FalseBeliefAgent | None = None
+        if state.roles.is_model:
+            assert state.roles.model is not None
+            agent: Agent = state.roles.model
+        else:
+            scripted = FalseBeliefAgent(
+                state.agent.lower(),  # type: ignore[arg-type]
+                state.scene,
+                changed,
+                changes,
+                query_enabled=state.settings.query_enabled,
+                max_false_belief_steps=state.max_false_belief_steps,
+            )
+            agent = MeteredAgent(scripted, state.roles.meter)
+        wrapped = ReplayAgent(agent, [*exploration, *replay], advance=False)
+        result = run_episode(env, wrapped, options={"scene": state.scene}, on_turn=on_turn)
+    replayed = sum(1 for t in result.turns if t.info.get("phase") == "exploration")
+    if replayed != offset:
+        raise ValueError(
+            f"{state.store.path('explore')}: replaying the {offset} stored exploration turns in the false-belief env "
+            f"gave {replayed} exploration turns"
+        )
+    steps = {false_belief_turn_key(t.index - offset) for t in result.turns if t.index > offset}
+    stored = state.store.results(PHASE)
+    stale = [k for k in stored if k.startswith(_TURN_PREFIX) and k not in steps]
+    if new_turns or stale:
+        # the phase went on differently: its probe answers were asked of another conversation
+        stale += [k for k in stored if not k.startswith(_TURN_PREFIX)]
+    if stale:
+        state.store.drop(PHASE, stale)
+
+    episode = false_belief_episode(result, changed)
+    requests = build_false_belief_requests(episode)
+    stored = state.store.results(PHASE)
+    todo = [r for r in requests if state.needs_retry(stored.get(r.key))]
+    if todo:
+        ask_map = _map_asker(state, scripted)
+
+        def ask(request: ProbeRequest) -> None:
+            reply = ask_map(request)
+            answer = ProbeAnswer(request.key, request.kind, request.turn, reply.text, reply.record.error,
+                                 reply.record.to_dict())
+            state.store.put(PHASE, request.key, {"phase": PHASE, "probe_phase": request.phase, **answer.to_dict()})
+
+        state.fan_out(todo, ask)
+    stored = state.store.results(PHASE)
+    answers = {}
+    for request in requests:
+        record = stored.get(request.key)
+        if record is None:
+            continue
+        try:
+            answers[request.key] = ProbeAnswer.from_dict(record)
+        except (KeyError, TypeError, ValueError) as error:
+            state.counters.corrupt.append(CorruptEntry(state.store.path(PHASE), None, f"{request.key}: {error}"))
+    record = FalseBeliefRecord(
+        scene=episode.scene,
+        changed=episode.changed,
+        changes=episode.changes,
+        explored=episode.explored,
+        first_seen=dict(episode.first_seen),
+        identification=dict(episode.identification),
+        requests=[{"key": r.key, "kind": r.kind, "turn": r.turn} for r in requests],
+        answers=answers,
+        answerer=state.agent,  # the false-belief agent or the model writes its own maps
+    )
+    write_json(state.store.folder / FALSE_BELIEF_RECORD_FILE, record.to_dict())
+
+
+def _map_asker(state: EpisodeState, scripted: FalseBeliefAgent | None) -> Any:
+    """A function asking one map probe: of the model, or of the scripted agent (counted by the run's meter)."""
+    if scripted is None:
+        assert state.roles.model is not None
+        model = state.roles.model
+        return lambda request: model.act(list(request.messages))
+    writer = _ScriptedMapWriter(scripted)
+    meter = state.roles.meter
+
+    def ask(request: ProbeRequest) -> AgentReply:
+        meter.start()
+        reply = None
+        try:
+            reply = writer.answer(request)
+            return reply
+        finally:
+            meter.finish(reply)
+
+    return ask
