@@ -68,7 +68,8 @@ def test_a_cost_limit_is_refused_on_ray(local_ray, tmp_path: Path) -> None:
 def test_tos_run_executor_ray_from_the_command_line(local_ray, tmp_path: Path, capsys) -> None:
     from theory_of_space.cli import main
 
-    common = ["run", "--scenes", "0:2", "--phases", "explore,evaluate", "--quiet", "--no-report"]
+    common = ["run", "--agent", "scout", "--agent", "strategist", "--scenes", "0:2", "--phases", "explore,evaluate"]
+    common += ["--quiet", "--no-report"]
     assert main([*common, "--out", str(tmp_path / "local")]) == 0
     assert main([*common, "--out", str(tmp_path / "ray"), "--executor", "ray"]) == 0
     assert "4/4 episodes complete" in capsys.readouterr().out
