@@ -34,6 +34,7 @@ def check_agent_spec(spec: str, *, config_path: str | None = None, builtin: Sequ
         ValueError: ``spec`` is none of ``builtin``, ``PROVIDER:MODEL`` or a configuration entry.
     """
     name = spec.strip()
+    builtin = tuple(dict.fromkeys(builtin))  # callers may pass overlapping lists
     if name.lower() in builtin:
         return
     provider, sep, _ = name.partition(":")
