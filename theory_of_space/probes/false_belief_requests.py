@@ -15,7 +15,7 @@ those seen again so far, and the agent's pose.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -207,6 +207,13 @@ def run_false_belief_probes(
     """Build the false-belief probes, answer them (failures are recorded, never raised), assemble the record."""
     requests = build_false_belief_requests(episode)
     answers = answer_probes(requests, answerer, in_flight=in_flight, per_request=per_request)
+    return assemble_false_belief_record(episode, requests, answers, answerer=str(getattr(answerer, "name", "")))
+
+
+def assemble_false_belief_record(
+    episode: FalseBeliefEpisode, requests: Sequence[ProbeRequest], answers: Iterable[ProbeAnswer], *, answerer: str
+) -> FalseBeliefRecord:
+    """The record of an episode's false-belief probes from its requests and the answers that arrived (pure)."""
     return FalseBeliefRecord(
         scene=episode.scene,
         changed=episode.changed,
@@ -216,7 +223,7 @@ def run_false_belief_probes(
         identification=dict(episode.identification),
         requests=[{"key": r.key, "kind": r.kind, "turn": r.turn} for r in requests],
         answers={a.key: a for a in answers},
-        answerer=str(getattr(answerer, "name", "")),
+        answerer=answerer,
     )
 
 

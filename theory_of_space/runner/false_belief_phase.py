@@ -27,7 +27,7 @@ import gymnasium as gym
 from theory_of_space.agents.base import Agent, AgentReply, CallRecord
 from theory_of_space.agents.false_belief import FalseBeliefAgent
 from theory_of_space.probes.false_belief_requests import (
-    FalseBeliefRecord,
+    assemble_false_belief_record,
     build_false_belief_requests,
     false_belief_episode,
 )
@@ -162,26 +162,17 @@ def false_belief_phase(state: EpisodeState) -> None:
 
         state.fan_out(todo, ask)
     stored = state.store.results(PHASE)
-    answers = {}
+    answers = []
     for request in requests:
         record = stored.get(request.key)
         if record is None:
             continue
         try:
-            answers[request.key] = ProbeAnswer.from_dict(record)
+            answers.append(ProbeAnswer.from_dict(record))
         except (KeyError, TypeError, ValueError) as error:
             state.counters.corrupt.append(CorruptEntry(state.store.path(PHASE), None, f"{request.key}: {error}"))
-    record = FalseBeliefRecord(
-        scene=episode.scene,
-        changed=episode.changed,
-        changes=episode.changes,
-        explored=episode.explored,
-        first_seen=dict(episode.first_seen),
-        identification=dict(episode.identification),
-        requests=[{"key": r.key, "kind": r.kind, "turn": r.turn} for r in requests],
-        answers=answers,
-        answerer=state.agent,  # the false-belief agent or the model writes its own maps
-    )
+    # the false-belief agent or the model writes its own maps
+    record = assemble_false_belief_record(episode, requests, answers, answerer=state.agent)
     write_json(state.store.folder / FALSE_BELIEF_RECORD_FILE, record.to_dict())
 
 
