@@ -49,6 +49,23 @@ def model_fingerprint(model: nn.Module, layers: Sequence[int] = (), layers_path:
     return h.hexdigest()
 
 
+def model_hooks(model: nn.Module) -> list[list[str]]:
+    """The forward hooks and pre-hooks registered on ``model`` and its submodules, for the cache key.
+
+    Hooks change activations (a planted direction, a steering vector left attached), but their
+    effect cannot be hashed: each is named by its module, kind, qualified name and object id, so a
+    hooked model never reuses activations cached without those very hooks, and never across
+    processes (the ids differ).
+    """
+    found = []
+    for name, module in model.named_modules():
+        for kind in ("_forward_pre_hooks", "_forward_hooks"):
+            for hook in getattr(module, kind, {}).values():
+                qualname = getattr(hook, "__qualname__", type(hook).__qualname__)
+                found.append([name, kind.strip("_"), qualname, str(id(hook))])
+    return found
+
+
 def _render_item(tokenizer: Any, item: Item, index: int, opts: dict[str, Any]) -> Rendered:
     if isinstance(item, str):
         return Rendered(item, add_special_tokens=True, completion_end=None)
@@ -240,6 +257,7 @@ def collect_activations(
         fields = {
             "cache_version": CACHE_VERSION,
             "model": model_fingerprint(model, layer_list, layers_path),
+            "hooks": model_hooks(model),
             "layers": layer_list,
             "read": read,
             "template": "chat" if chat else "plain",
