@@ -202,6 +202,18 @@ def _make_steerer(args: argparse.Namespace) -> Any:
     return {"caa": CAA, "iti": ITI, "repe": RepE}[args.method](T=args.T)
 
 
+def _aligned(model: Any, tokenizer: Any, pos: list[Any], neg: list[Any], opts: dict[str, Any]) -> tuple[list, list]:
+    """Paired items without the pairs that collection would skip on either side (rows stay in step)."""
+    from .collect import too_long
+
+    long = set(too_long(model, tokenizer, pos, **opts)) | set(too_long(model, tokenizer, neg, **opts))
+    if long:
+        lines = sorted(i + 1 for i in long)[:10]
+        print(f"dropped {len(long)} pair(s) longer than the model's context: line(s) {lines}")
+    keep = [i for i in range(len(pos)) if i not in long]
+    return [pos[i] for i in keep], [neg[i] for i in keep]
+
+
 def _fit(args: argparse.Namespace) -> int:
     from .collect import collect_activations, model_fingerprint
 
@@ -227,6 +239,8 @@ def _fit(args: argparse.Namespace) -> int:
         "cache_dir": args.cache_dir,
         "layers_path": args.layers_path,
     }
+    if args.pairs is not None or (args.method == "repe" and len(pos_items) == len(neg_items)):
+        pos_items, neg_items = _aligned(model, tokenizer, pos_items, neg_items, opts)
     pos = collect_activations(model, tokenizer, pos_items, args.layer, **opts)
     neg = collect_activations(model, tokenizer, neg_items, args.layer, **opts)
     steerer.fit(pos, neg)
