@@ -131,8 +131,9 @@ def run_inertia_experiment(
             around each batch.
         conditions: name → ``(steerer, layer)`` or ``{layer: steerer}``; ``"unsteered"`` is added.
         out: run folder: ``episodes/<scene>/<condition>.json`` (re-scorable false-belief records;
-            with a replayed phase also ``<condition>.transcript.json``), ``summary.json`` and
-            ``summary.md``.
+            with a replayed phase also ``<condition>.transcript.json``), ``steered_requests.json``
+            (requests generated with the steerer attached, summed over resumed runs),
+            ``summary.json`` and ``summary.md``.
         apply_to: what is steered (above).
         in_flight: requests in flight (the local model batches them).
         seed: seed of the bootstrap.
@@ -161,8 +162,10 @@ def run_inertia_experiment(
     all_conditions: dict[str, Any] = {UNSTEERED: None, **conditions}
     per_scene: dict[str, dict[str, dict[str, Any]]] = {}
     summary: dict[str, Any] = {"apply_to": apply_to, "conditions": {}, "paired": {}, "steered_requests": {}}
+    counts_file = root / "steered_requests.json"
+    counts = json.loads(counts_file.read_text()) if counts_file.is_file() else {}
     for name, condition in all_conditions.items():
-        counter = _Counter(_wrapper(condition))
+        counter = _Counter(_wrapper(condition), int(counts.get(name, 0)))
         steer_phase = counter if apply_to in ("fb_phase", "all") and condition is not None else None
         steer_probes = counter if apply_to in ("probes", "all") and condition is not None else None
         folders = {e.scene.scene_id: root / "episodes" / e.scene.scene_id for e in episodes}
@@ -192,7 +195,9 @@ def run_inertia_experiment(
             per_scene.setdefault(scene_id, {})[name] = scores
             samples.append({"identification": record.identification, "probes": scores})
         summary["conditions"][name] = summarise_false_belief(samples)
-        summary["steered_requests"][name] = counter.calls
+        summary["steered_requests"][name] = counts[name] = counter.calls
+        root.mkdir(parents=True, exist_ok=True)
+        counts_file.write_text(json.dumps(counts) + "\n")
     scenes = sorted(per_scene)
     for name in conditions:
         summary["paired"][name] = {
@@ -213,15 +218,15 @@ Wrapper = Callable[[Any], AbstractContextManager[Any]]
 
 
 class _Counter:
-    """A generation wrapper that counts the batches it steers (``calls``); ``None`` steers nothing."""
+    """A generation wrapper that counts the requests (batch rows) it steers; ``None`` steers nothing."""
 
-    def __init__(self, wrapper: Wrapper | None) -> None:
+    def __init__(self, wrapper: Wrapper | None, calls: int = 0) -> None:
         self.wrapper = wrapper
-        self.calls = 0
+        self.calls = calls
 
     def __call__(self, call: Any) -> AbstractContextManager[Any]:
         assert self.wrapper is not None
-        self.calls += 1
+        self.calls += int(call.inputs["input_ids"].shape[0])
         return self.wrapper(call)
 
 
@@ -275,7 +280,7 @@ def _markdown(summary: Mapping[str, Any]) -> str:
     lines = [
         f"# False-belief probes, steering applied to: {summary['apply_to']}",
         "",
-        "| condition | inertia pos | inertia ori | correctness pos | correctness ori | invalid maps | steered batches"
+        "| condition | inertia pos | inertia ori | correctness pos | correctness ori | invalid maps | steered requests"
         " |",
         "|---|---|---|---|---|---|---|",
     ]

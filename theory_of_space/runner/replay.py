@@ -14,8 +14,10 @@ from typing import Any
 import gymnasium as gym
 
 from theory_of_space.agents.base import AgentReply, CallRecord, Message
-from theory_of_space.probes.false_belief_requests import FalseBeliefEpisode, false_belief_episode
+from theory_of_space.probes.false_belief_requests import FalseBeliefEpisode, FalseBeliefTurn, false_belief_episode
 from theory_of_space.runner.episode import run_episode
+from theory_of_space.world.perturb import SceneChange
+from theory_of_space.world.scene import Pose, Scene
 
 FALSE_BELIEF_ENV = "TheoryOfSpace/Explore-FalseBelief-v0"
 
@@ -95,3 +97,86 @@ def replay_false_belief_phase(
             "make it with the stored run's settings (`env_kwargs`)"
         )
     return false_belief_episode(result, changed), player.phase_requests
+
+
+def play_false_belief(
+    scene: Scene, player: str | Any, *, env_kwargs: Mapping[str, Any] | None = None
+) -> FalseBeliefEpisode:
+    """Play a whole false-belief episode (exploration and phase) on ``scene``.
+
+    Args:
+        scene: the scene.
+        player: an agent (``act(messages)``), or the name of a scripted false-belief agent
+            (``"updating"``, ``"inertial"``), built for this scene's changes.
+        env_kwargs: settings of ``TheoryOfSpace/Explore-FalseBelief-v0`` (``max_exp_steps``, ...).
+    """
+    from theory_of_space.agents.false_belief import FalseBeliefAgent
+
+    kwargs = {"reward": "none", **dict(env_kwargs or {})}
+    env = gym.make(FALSE_BELIEF_ENV, **kwargs)
+    try:
+        env.reset(options={"scene": scene})
+        changed, changes = env.unwrapped.false_belief_scene, env.unwrapped.false_belief_changes
+        agent = player
+        if isinstance(player, str):
+            extra = {k: kwargs[k] for k in ("query_enabled", "max_false_belief_steps") if k in kwargs}
+            agent = FalseBeliefAgent(player, scene, changed, changes, **extra)  # type: ignore[arg-type]
+        result = run_episode(env, agent, options={"scene": scene})
+    finally:
+        env.close()
+    return false_belief_episode(result, changed)
+
+
+def episode_to_dict(episode: FalseBeliefEpisode) -> dict[str, Any]:
+    """JSON form of a text-world false-belief episode (what the replay and the probes read)."""
+    return {
+        "scene": episode.scene.to_dict(),
+        "changed": episode.changed.to_dict(),
+        "changes": [c.to_dict() for c in episode.changes],
+        "messages": [m.to_dict() for m in episode.messages],
+        "exploration_messages": [m.to_dict() for m in episode.exploration_messages],
+        "explored": list(episode.explored),
+        "exploration_pose": episode.exploration_pose.to_dict(),
+        "turns": [
+            {
+                "turn": t.turn,
+                "message_index": t.message_index,
+                "pose": t.pose.to_dict(),
+                "seen_again": list(t.seen_again),
+            }
+            for t in episode.turns
+        ],
+        "first_seen": dict(episode.first_seen),
+        "identification": episode.identification,
+        "query_enabled": episode.query_enabled,
+    }
+
+
+def episode_from_dict(data: Mapping[str, Any]) -> FalseBeliefEpisode:
+    """Inverse of :func:`episode_to_dict`.
+
+    Raises:
+        ValueError: for a message with images (only text-world episodes are stored this way).
+    """
+    return FalseBeliefEpisode(
+        scene=Scene.from_dict(data["scene"]),
+        changed=Scene.from_dict(data["changed"]),
+        changes=tuple(SceneChange.from_dict(c) for c in data["changes"]),
+        messages=tuple(_message(m) for m in data["messages"]),
+        exploration_messages=tuple(_message(m) for m in data["exploration_messages"]),
+        explored=tuple(data["explored"]),
+        exploration_pose=Pose.from_dict(data["exploration_pose"]),
+        turns=tuple(
+            FalseBeliefTurn(int(t["turn"]), int(t["message_index"]), Pose.from_dict(t["pose"]), tuple(t["seen_again"]))
+            for t in data["turns"]
+        ),
+        first_seen={str(k): int(v) for k, v in data["first_seen"].items()},
+        identification=dict(data.get("identification", {})),
+        query_enabled=bool(data.get("query_enabled", True)),
+    )
+
+
+def _message(data: Mapping[str, Any]) -> Message:
+    if data.get("n_images"):
+        raise ValueError("stored false-belief episodes hold text-world messages only; this one has images")
+    return Message(data["role"], data["content"], tool_calls=tuple(data.get("tool_calls", ())))

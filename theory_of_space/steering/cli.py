@@ -1,5 +1,5 @@
-"""``tos steer fit | generate | pairs | sweep | eval | readout``: fit steerers on a local model, try them, and
-measure whether they lower belief inertia.
+"""``tos steer fit | generate | pairs | sweep | eval | readout | experiment``: fit steerers on a local model,
+try them, and measure whether they lower belief inertia.
 
 Torch and transformers are imported inside the handlers, so registering the parser stays light.
 Handlers raise ``ValueError`` or ``FileNotFoundError`` naming the bad option; the main CLI turns
@@ -13,6 +13,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .experiment_cli import add_experiment_parser
 
 METHODS = ("odesteer", "step-odesteer", "caa", "iti", "repe")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -107,6 +109,8 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--max-new-tokens", type=int, default=32, help="tokens to generate (default 32)")
     gen.add_argument("--show-unsteered", action="store_true", help="also print the unsteered generation")
     gen.set_defaults(func=_generate)
+
+    add_experiment_parser(sub, _common)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
