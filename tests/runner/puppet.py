@@ -5,9 +5,15 @@ writes neither actions nor maps, so it cannot show that steering there moves ine
 a module the local client drives like a causal LM (``generate`` on left-padded ids, a byte-level
 tokenizer that decodes exactly, a block list the steering hooks find):
 
-* Its residual stream is a belief value: block 0 writes 0 along a unit direction ``u`` at every
-  position; block 1 passes it on. ``s`` is the value along ``u`` at the last prompt position after
-  the blocks, so a steerer on block 0 moves ``s`` and nothing else does.
+* Its residual stream holds a belief value: block 0 writes 0 along a unit direction ``u`` at every
+  position. ``s`` is the value along ``u`` at the last prompt position after the blocks, so a
+  steerer on block 0 moves ``s`` and nothing else does.
+* Block 1 writes, at the last position of a prompt that ends with the start of an object's JSON
+  entry (``{"lamp": {"position": [``), that object's last observed state: ``x`` and ``y`` in the
+  start frame along two more directions and its facing one-hot along four others. The
+  representation therefore always holds the new state of a changed object seen again, whatever
+  the map says (an object counts as seen again when its name appears in an env message of the
+  false-belief phase).
 * In a false-belief turn it plays the scripted ``updating`` plan, and its ``THINK:`` line notes
   the change when ``s > 0.5`` (``noted: things changed``) or denies it when ``s < -0.5``
   (``noted: nothing changed``).
@@ -23,7 +29,8 @@ through ``s`` directly.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -38,7 +45,7 @@ from theory_of_space.env.false_belief import FALSE_BELIEF_HEADING
 from theory_of_space.probes.cogmap import map_prompt
 from theory_of_space.world.scene import Scene
 
-HIDDEN = 4
+HIDDEN = 8
 ROLES = ("system", "user", "assistant")
 MARKS = {role: f"<|{role}|>" for role in ROLES}
 END = "<|end|>"
@@ -48,7 +55,9 @@ TEMPLATE = (
 )
 NOTE_FOR, NOTE_AGAINST = "noted: things changed", "noted: nothing changed"
 NOTE_WEIGHT = 2.0
-U = torch.tensor([1.0, 0.0, 0.0, 0.0])
+U = torch.eye(HIDDEN)[0]
+FACING_DIMS = {"north": 3, "east": 4, "south": 5, "west": 6}
+ENTRY = re.compile(r'\{"([^"]+)": \{"position": \[$')
 
 
 def make_tokenizer() -> PreTrainedTokenizerFast:
@@ -73,23 +82,37 @@ def offset(name: str) -> float:
 
 
 class _Block(nn.Module):
-    def __init__(self, write: bool) -> None:
+    def __init__(self, write: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]) -> None:
         super().__init__()
         self.write = write
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden - (hidden @ U)[..., None] * U if self.write else hidden
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.write(hidden, attention_mask)
 
 
 class _Body(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, state: Callable[[torch.Tensor], torch.Tensor]) -> None:
         super().__init__()
-        self.layers = nn.ModuleList([_Block(True), _Block(False)])
+        self.state = state
+        self.layers = nn.ModuleList([_Block(self._belief), _Block(self._object)])
+        self._ids: torch.Tensor | None = None
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def _belief(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return hidden - (hidden @ U)[..., None] * U  # s = 0 unless steered here
+
+    def _object(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        assert self._ids is not None
+        out = hidden.clone()
+        for b in range(hidden.shape[0]):
+            row = self._ids[b] if mask is None else self._ids[b][mask[b].bool()]
+            out[b, -1] = out[b, -1] + self.state(row)
+        return out
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **_: Any) -> torch.Tensor:
+        self._ids = input_ids
         hidden = torch.zeros(*input_ids.shape, HIDDEN)
         for block in self.layers:
-            hidden = block(hidden)
+            hidden = block(hidden, attention_mask)
         return hidden
 
 
@@ -102,13 +125,40 @@ class Puppet(nn.Module):
         self.scenes = scenes
         self.config = PretrainedConfig(hidden_size=HIDDEN, num_hidden_layers=2)
         self.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id)
-        self.model = _Body()
+        self.model = _Body(self._state)
+        self.embed = nn.Embedding(len(tokenizer), HIDDEN)  # where inputs go; its values are never used
         self.beliefs: list[float] = []
         """``s`` of every request, in order."""
 
     @property
     def device(self) -> torch.device:
         return torch.device("cpu")
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **_: Any) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask)
+
+    def _state(self, ids: torch.Tensor) -> torch.Tensor:
+        """At the start of an object's JSON entry, its last observed state along x, y and facing dims."""
+        text = self.tokenizer.decode(ids, skip_special_tokens=False)
+        out = torch.zeros(HIDDEN)
+        answer = text.rsplit(MARKS["assistant"], 1)[-1]
+        match = ENTRY.search(answer)
+        if match is None:
+            return out
+        messages = parse_chat(text)
+        scene, changed, _ = self.scenes[messages[1].content]
+        name = match.group(1)
+        phase = next((i for i, m in enumerate(messages) if FALSE_BELIEF_HEADING in m.content), None)
+        seen = phase is not None and any(name in m.content for m in messages[phase + 1 :] if m.role == "user")
+        entry = belief_map(changed if seen else scene, [name], scene.start).get(name)
+        if entry is not None:
+            out[1], out[2] = entry.position
+            if entry.facing is not None:
+                out[FACING_DIMS[entry.facing.label]] = 1.0
+        return out
 
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int, **_: Any):
         hidden = self.model(input_ids=input_ids, attention_mask=attention_mask)

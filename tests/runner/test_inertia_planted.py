@@ -59,3 +59,35 @@ def test_planted_inertia_falls_with_positive_theta_and_rises_with_negative(episo
         notes = {n: "".join(p.read_text() for p in paths) for n, paths in transcripts.items()}
         assert NOTE_FOR in notes["plus"] and NOTE_AGAINST not in notes["plus"]
         assert NOTE_AGAINST in notes["minus"] and NOTE_FOR not in notes["minus"]
+
+
+@pytest.mark.slow
+def test_map_readout_finds_the_new_state_where_the_json_map_keeps_the_old(episodes, tmp_path):
+    from theory_of_space.probes.false_belief_requests import FalseBeliefRecord
+    from theory_of_space.runner.map_readout import map_readout_report
+    from theory_of_space.steering.readout import LinearReadout
+
+    tokenizer = make_tokenizer()
+    puppet = Puppet(tokenizer, scene_index([e.scene for e in episodes], FALSE_BELIEF_ENV))
+    config = resolve_model_config("hf:puppet", overrides={"max_tokens": 4096, "temperature": 0})
+    local = LocalModel(puppet, tokenizer, multimodal=False, batch_size=4)
+    try:
+        agent = ModelAgent(config, HFLocalClient(config, local))
+        run_inertia_experiment(episodes, agent, {"minus": (planted_steerer(-1, THETA), 0)}, tmp_path, in_flight=4)
+    finally:
+        local.close()
+    records = [
+        FalseBeliefRecord.from_dict(json.loads((tmp_path / "episodes" / e.scene.scene_id / "minus.json").read_text()))
+        for e in episodes
+    ]
+    report = map_readout_report(puppet, tokenizer, episodes, records, [0, 1], tmp_path / "ro", alpha=1e-3)
+    print("\nmap read-out (planted puppet, -theta):", json.dumps(report))
+    assert report["n_inertia_rows"] >= 3
+    assert report["json"]["position_exact"] < 0.99  # the maps keep old states
+    layer0, layer1 = report["layers"]["0"], report["layers"]["1"]
+    assert layer1["position_exact"] == 1.0 and layer1["facing_accuracy"] == 1.0
+    assert layer1["map_pos"] > report["json"]["map_pos"]
+    assert layer0["position_exact"] < 0.5  # nothing is written before block 1
+    assert layer1["inertia_encoding"]["new"] == 1.0  # inertia is in the report, not the representation
+    saved = LinearReadout.load(tmp_path / "ro" / "readouts" / "L1")
+    assert saved.layer == 1 and (tmp_path / "ro" / "map_readout.json").is_file()
