@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM, LlamaConfig
 
 from theory_of_space.steering import CAA
-from theory_of_space.steering.experiment_cli import parse_seeds
+from theory_of_space.steering.experiment_cli import parse_ints
 
 from .conftest import HIDDEN, make_tokenizer
 from .test_cli import _run
@@ -47,8 +47,12 @@ def test_experiment_command_writes_the_run_and_resumes(saved, tmp_path, capsys):
     argv = ["steer", "experiment", "--model", str(saved / "model"), "--steerer", str(saved / "caa-L1")]
     argv += ["--seeds", "2,5", "--player", "updating", "--apply-to", "fb_phase", "--max-false-belief-steps", "2"]
     argv += ["--max-new-tokens", "3", "--device", "cpu", "--batch-size", "4", "--out", str(out)]
+    argv += ["--readout-layers", "0,1"]
     assert _run(argv) == 0
-    assert "# False-belief probes, steering applied to: fb_phase" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "# False-belief probes, steering applied to: fb_phase" in printed and "layer 1: position exact" in printed
+    readout = json.loads((out / "readout" / "map_readout.json").read_text())
+    assert set(readout["layers"]) == {"0", "1"} and readout["n_rows"] > 0
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["conditions"]) == {"unsteered", "caa-L1"} and summary["steered_requests"]["caa-L1"] > 0
     assert sorted(p.name for p in (out / "base").iterdir()) == ["seed2.json", "seed5.json"]
@@ -65,8 +69,10 @@ def test_experiment_command_writes_the_run_and_resumes(saved, tmp_path, capsys):
 
 
 def test_seeds_and_bad_input():
-    assert parse_seeds("0:3") == [0, 1, 2] and parse_seeds("4,1") == [4, 1]
+    assert parse_ints("0:3") == [0, 1, 2] and parse_ints("4,1") == [4, 1]
     with pytest.raises(ValueError, match="`--seeds`: expected START:STOP"):
-        parse_seeds("a:b")
+        parse_ints("a:b")
+    with pytest.raises(ValueError, match="`--readout-layers`: no integer"):
+        parse_ints(",", "--readout-layers")
     with pytest.raises(FileNotFoundError, match="`--model`"):
         _run(["steer", "experiment", "--model", "/nonexistent", "--steerer", "x", "--seeds", "0", "--out", "o"])

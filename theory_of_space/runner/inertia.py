@@ -26,7 +26,7 @@ from theory_of_space.probes.false_belief_requests import (
     run_false_belief_probes,
 )
 from theory_of_space.probes.replay import strip_budget_and_footer
-from theory_of_space.runner.replay import replay_false_belief_phase
+from theory_of_space.runner.replay import episode_from_dict, episode_to_dict, replay_false_belief_phase
 from theory_of_space.steering.inertia import (
     ChangedObject,
     FalseBeliefTurn,
@@ -131,7 +131,7 @@ def run_inertia_experiment(
             around each batch.
         conditions: name → ``(steerer, layer)`` or ``{layer: steerer}``; ``"unsteered"`` is added.
         out: run folder: ``episodes/<scene>/<condition>.json`` (re-scorable false-belief records;
-            with a replayed phase also ``<condition>.transcript.json``), ``steered_requests.json``
+            with a replayed phase also ``<condition>.transcript.json``, the replayed episode), ``steered_requests.json``
             (requests generated with the steerer attached, summed over resumed runs),
             ``summary.json`` and ``summary.md``.
         apply_to: what is steered (above).
@@ -263,9 +263,29 @@ def _replay(
     played, _ = replay_false_belief_phase(episode, agent, env_kwargs=env_kwargs)
     folder = folders[episode.scene.scene_id]
     folder.mkdir(parents=True, exist_ok=True)
-    transcript = {"messages": [m.to_dict() for m in played.messages], "identification": played.identification}
-    (folder / f"{name}.transcript.json").write_text(json.dumps(transcript, default=str) + "\n")
+    (folder / f"{name}.transcript.json").write_text(json.dumps(episode_to_dict(played), default=str) + "\n")
     return played
+
+
+def stored_condition(
+    episodes: Sequence[FalseBeliefEpisode], out: str | Path, name: str = UNSTEERED
+) -> tuple[list[FalseBeliefEpisode], list[FalseBeliefRecord]]:
+    """One condition of a stored experiment: the episodes its probes saw and its records, in scene order.
+
+    The episodes are the replayed ones where the run replayed the phase, else ``episodes``.
+
+    Raises:
+        FileNotFoundError: naming the first missing record.
+    """
+    played, records = [], []
+    for episode in episodes:
+        folder = Path(out) / "episodes" / episode.scene.scene_id
+        record_file, transcript = folder / f"{name}.json", folder / f"{name}.transcript.json"
+        if not record_file.is_file():
+            raise FileNotFoundError(f"no stored record {record_file}")
+        records.append(FalseBeliefRecord.from_dict(json.loads(record_file.read_text())))
+        played.append(episode_from_dict(json.loads(transcript.read_text())) if transcript.is_file() else episode)
+    return played, records
 
 
 def _nan(value: float | None) -> float:

@@ -29,28 +29,30 @@ def add_experiment_parser(sub: argparse._SubParsersAction, common: Any) -> None:
     ex.add_argument("--max-false-belief-steps", type=int, default=15, help="false-belief budget (default 15)")
     ex.add_argument("--max-new-tokens", type=int, default=512, help="tokens per reply (default 512)")
     ex.add_argument("--in-flight", type=int, default=8, help="requests in flight, batched by the model (default 8)")
-    ex.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    ex.add_argument("--seed", type=int, default=0, help="bootstrap and fold seed")
+    ex.add_argument("--readout-layers", help="also read maps from these blocks' activations (e.g. 8:16 or 8,12)")
+    ex.add_argument("--alpha", type=float, default=1.0, help="ridge strength of the map read-outs (default 1.0)")
     ex.add_argument("--out", required=True, help="run folder")
     ex.set_defaults(func=run_experiment_command)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0:4"`` → ``[0, 1, 2, 3]``; ``"1,5"`` → ``[1, 5]``.
+def parse_ints(text: str, field: str = "--seeds") -> list[int]:
+    """``"0:4"`` → ``[0, 1, 2, 3]``; ``"1,5"`` → ``[1, 5]`` (seeds or blocks).
 
     Raises:
-        ValueError: naming ``--seeds`` for anything else, or for no seed at all.
+        ValueError: naming ``field`` for anything else, or for no integer at all.
     """
     try:
         if ":" in text:
             start, stop = (int(x) for x in text.split(":"))
-            seeds = list(range(start, stop))
+            values = list(range(start, stop))
         else:
-            seeds = [int(x) for x in text.split(",") if x.strip()]
+            values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ValueError(f"`--seeds`: expected START:STOP or comma-separated integers, got {text!r}") from None
-    if not seeds:
-        raise ValueError(f"`--seeds`: no seed in {text!r}")
-    return seeds
+        raise ValueError(f"`{field}`: expected START:STOP or comma-separated integers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"`{field}`: no integer in {text!r}")
+    return values
 
 
 def run_experiment_command(args: argparse.Namespace) -> int:
@@ -65,7 +67,7 @@ def run_experiment_command(args: argparse.Namespace) -> int:
     model = Path(args.model)
     if not model.is_dir():
         raise FileNotFoundError(f"`--model`: {model} is not a local model directory")
-    seeds = parse_seeds(args.seeds)
+    seeds = parse_ints(args.seeds)
     conditions: dict[str, Any] = {}
     for folder in args.steerer:
         path = Path(folder)
@@ -127,8 +129,41 @@ def run_experiment_command(args: argparse.Namespace) -> int:
             seed=args.seed,
             env_kwargs=env_kwargs,
         )
+        if args.readout_layers:
+            _readout(args, agent.client.local, episodes, root)
     print((root / "summary.md").read_text())
     return 0
+
+
+def _readout(args: argparse.Namespace, local: Any, episodes: list[Any], root: Path) -> None:
+    """Map read-outs on the unsteered condition's probes, written to ``readout/``."""
+    from theory_of_space.runner.inertia import stored_condition
+    from theory_of_space.runner.map_readout import map_readout_report
+
+    from .hooks import resolve_layers
+
+    n = len(resolve_layers(local.model, args.layers_path)[1])
+    layers = parse_ints(args.readout_layers, "--readout-layers")
+    if not all(0 <= i < n for i in layers):
+        raise ValueError(f"`--readout-layers`: expected blocks in [0, {n - 1}] for this model, got {layers}")
+    played, records = stored_condition(episodes, root)
+    report = map_readout_report(
+        local.model,
+        local.tokenizer,
+        played,
+        records,
+        layers,
+        root / "readout",
+        alpha=args.alpha,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        layers_path=args.layers_path,
+    )
+    json_acc = report["json"]
+    print(f"map read-out on {report['n_rows']} objects at {report['n_probes']} probes (unsteered):")
+    print(f"  JSON map: position exact {json_acc['position_exact']:.3f}, facing {json_acc['facing_accuracy']:.3f}")
+    for layer, row in report["layers"].items():
+        print(f"  layer {layer}: position exact {row['position_exact']:.3f}, facing {row['facing_accuracy']:.3f}")
 
 
 def _check_config(path: Path, config: dict[str, Any]) -> None:
