@@ -187,3 +187,27 @@ def test_experiment_steers_exactly_the_requested_requests(tmp_path, apply_to):
     for episode in episodes:
         same = answers[(episode.scene.scene_id, "unsteered")] == answers[(episode.scene.scene_id, "caa")]
         assert same == (apply_to == "fb_phase")
+
+
+def test_replay_reproduces_the_exploration_or_refuses(tmp_path):
+    from theory_of_space.runner.replay import episode_from_dict, episode_to_dict, replay_false_belief_phase
+
+    _, episode = _play(2)
+    assert episode_from_dict(json.loads(json.dumps(episode_to_dict(episode)))) == episode
+    player = FalseBeliefAgent("updating", episode.scene, episode.changed, episode.changes)
+    again, asked = replay_false_belief_phase(episode, player)
+    assert again.messages == episode.messages and asked == sum(
+        m.role == "assistant" for m in episode.messages[len(episode.exploration_messages) :]
+    )
+    with pytest.raises(ValueError, match="did not reproduce its transcript"):
+        replay_false_belief_phase(episode, player, env_kwargs={"max_exp_steps": 2})
+
+
+def test_experiment_refuses_an_agent_with_a_response_cache(tmp_path):
+    from theory_of_space.agents.model_agent import make_model_agent
+    from theory_of_space.runner.inertia import run_inertia_experiment
+
+    path = _tiny_local_model(tmp_path / "model")
+    overrides = {"device": "cpu", "cache_dir": str(tmp_path / "cache")}
+    with make_model_agent(f"hf:{path}", overrides=overrides) as agent, pytest.raises(ValueError, match="cache"):
+        run_inertia_experiment([_play(2)[1]], agent, {}, tmp_path / "run")
