@@ -114,5 +114,100 @@ def test_experiment_steers_only_the_probes_and_stores_rescorable_records(tmp_pat
     changed = sum(replies[(s, "caa")] != replies[(s, "unsteered")] for s, _ in replies)
     assert changed >= 1  # steering reached the probe answers
     assert (tmp_path / "run" / "summary.md").read_text().startswith("# False-belief probes")
-    with pytest.raises(ValueError, match="only 'probes'"):
-        run_inertia_experiment(episodes, agent, {}, tmp_path / "x", apply_to="all")
+    with pytest.raises(ValueError, match="`apply_to`: expected one of"):
+        run_inertia_experiment(episodes, agent, {}, tmp_path / "x", apply_to="everything")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="`conditions`: 'unsteered' is added"):
+        run_inertia_experiment(episodes, agent, {"unsteered": (caa, 1)}, tmp_path / "x")
+
+
+def _steered_prefills(model, layer: int) -> list[bool]:
+    """Per generation request (prefill forward), whether a steering hook sat on block ``layer`` (test probe)."""
+    flags: list[bool] = []
+    block = model.model.layers[layer]
+
+    def pre(module, args, kwargs):
+        ids = kwargs.get("input_ids")
+        if ids is not None and ids.shape[1] > 1:
+            flags.append(bool(block._forward_hooks))
+
+    model.register_forward_pre_hook(pre, with_kwargs=True)
+    return flags
+
+
+@pytest.mark.parametrize("apply_to", ["fb_phase", "all"])
+def test_experiment_steers_exactly_the_requested_requests(tmp_path, apply_to):
+    import torch
+
+    from theory_of_space.agents.model_agent import make_model_agent
+    from theory_of_space.probes.false_belief_requests import FalseBeliefRecord
+    from theory_of_space.runner.inertia import run_inertia_experiment
+    from theory_of_space.steering import CAA
+
+    episodes = [_play(2)[1], _play(5)[1]]
+    path = _tiny_local_model(tmp_path / "model")
+    g = torch.Generator().manual_seed(0)
+    caa = CAA(T=50.0).fit(torch.randn(8, 16, generator=g) + 2, torch.randn(8, 16, generator=g))
+    overrides = {"max_tokens": 4, "device": "cpu", "temperature": 0, "batch_size": 1}
+    env_kwargs = {"max_false_belief_steps": 3}
+    run = tmp_path / "run"
+    with make_model_agent(f"hf:{path}", overrides=overrides) as agent:
+        flags = _steered_prefills(agent.client.local.model, 1)
+        summary = run_inertia_experiment(
+            episodes, agent, {"caa": (caa, 1)}, run, apply_to=apply_to, in_flight=2, env_kwargs=env_kwargs
+        )
+        asked = len(flags)
+        # Resumable: a second run reads every stored episode back and asks nothing.
+        again = run_inertia_experiment(
+            episodes, agent, {"caa": (caa, 1)}, run, apply_to=apply_to, in_flight=2, env_kwargs=env_kwargs
+        )
+        assert len(flags) == asked and again["conditions"] == summary["conditions"]
+    phase_requests = {"unsteered": 0, "caa": 0}
+    probe_requests = {"unsteered": 0, "caa": 0}
+    answers = {}
+    for episode in episodes:
+        n_exploration = sum(m.role == "assistant" for m in episode.exploration_messages)
+        folder = run / "episodes" / episode.scene.scene_id
+        for name in ("unsteered", "caa"):
+            transcript = json.loads((folder / f"{name}.transcript.json").read_text())["messages"]
+            replies = [m for m in transcript if m["role"] == "assistant"]
+            stored = [m for m in episode.exploration_messages if m.role == "assistant"]
+            assert [m["content"] for m in replies[:n_exploration]] == [m.content for m in stored]
+            phase_requests[name] += len(replies) - n_exploration
+            record = FalseBeliefRecord.from_dict(json.loads((folder / f"{name}.json").read_text()))
+            probe_requests[name] += len(record.requests)
+            global_key = next(r["key"] for r in record.requests if r["kind"] == "global")
+            answers[(episode.scene.scene_id, name)] = record.answers[global_key].reply
+    assert phase_requests["caa"] > 0
+    # Every model request was a phase turn or a probe; steered exactly where asked.
+    assert len(flags) == sum(phase_requests.values()) + sum(probe_requests.values())
+    expected = phase_requests["caa"] + (probe_requests["caa"] if apply_to == "all" else 0)
+    assert sum(flags) == expected
+    assert summary["steered_requests"] == {"unsteered": 0, "caa": expected}
+    # The exploration-map probe has the same prompt in both conditions: equal answers unless probes are steered.
+    for episode in episodes:
+        same = answers[(episode.scene.scene_id, "unsteered")] == answers[(episode.scene.scene_id, "caa")]
+        assert same == (apply_to == "fb_phase")
+
+
+def test_replay_reproduces_the_exploration_or_refuses(tmp_path):
+    from theory_of_space.runner.replay import episode_from_dict, episode_to_dict, replay_false_belief_phase
+
+    _, episode = _play(2)
+    assert episode_from_dict(json.loads(json.dumps(episode_to_dict(episode)))) == episode
+    player = FalseBeliefAgent("updating", episode.scene, episode.changed, episode.changes)
+    again, asked = replay_false_belief_phase(episode, player)
+    assert again.messages == episode.messages and asked == sum(
+        m.role == "assistant" for m in episode.messages[len(episode.exploration_messages) :]
+    )
+    with pytest.raises(ValueError, match="did not reproduce its transcript"):
+        replay_false_belief_phase(episode, player, env_kwargs={"max_exp_steps": 2})
+
+
+def test_experiment_refuses_an_agent_with_a_response_cache(tmp_path):
+    from theory_of_space.agents.model_agent import make_model_agent
+    from theory_of_space.runner.inertia import run_inertia_experiment
+
+    path = _tiny_local_model(tmp_path / "model")
+    overrides = {"device": "cpu", "cache_dir": str(tmp_path / "cache")}
+    with make_model_agent(f"hf:{path}", overrides=overrides) as agent, pytest.raises(ValueError, match="cache"):
+        run_inertia_experiment([_play(2)[1]], agent, {}, tmp_path / "run")

@@ -117,6 +117,21 @@ def test_disk_cache_hits_and_keys(tmp_path: Path, tokenizer, monkeypatch):
     assert torch.equal(first, again)
 
 
+def test_a_hook_on_the_model_changes_the_cache_key(tmp_path: Path, tokenizer):
+    model = make_model("llama")
+    items = [(p, "w9") for p in _texts(5, 4, WORDS)]
+    plain = collect_activations(model, tokenizer, items, LAYER, cache_dir=tmp_path)
+
+    def shift(module, args, output):  # a planted change below the read block
+        return (output[0] + 1.0, *output[1:]) if isinstance(output, tuple) else output + 1.0
+
+    handle = model.model.layers[0].register_forward_hook(shift)
+    hooked = collect_activations(model, tokenizer, items, LAYER, cache_dir=tmp_path)
+    handle.remove()
+    assert not torch.allclose(plain, hooked)  # not the stale rows of the hookless model
+    assert torch.equal(collect_activations(model, tokenizer, items, LAYER, cache_dir=tmp_path), plain)
+
+
 def test_long_items_are_skipped_and_reported(model, tokenizer):
     items = ["w1 w2", " ".join(["w3"] * 20), "w4"]
     with pytest.warns(UserWarning, match=re.escape("skipped 1 item(s) longer than 10 tokens: indices [1]")):

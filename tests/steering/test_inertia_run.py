@@ -122,3 +122,71 @@ def test_pairs_fit_sweep_and_eval_commands_write_their_files(tmp_path: Path, cap
     assert (tmp_path / "ro" / "readout.json").is_file() and (tmp_path / "ro" / "readouts" / "L1").is_dir()
     with pytest.raises(ValueError, match="`--scenes`: not in"):
         _run([*ev[:-2], "--scenes", "nowhere", "--out", str(tmp_path / "e2")])
+
+
+def test_pairs_too_long_on_one_side_are_refused_or_dropped_never_misaligned():
+    from dataclasses import replace
+
+    from theory_of_space.steering.collect import collect_activations
+    from theory_of_space.steering.inertia_run import collect_pair_activations, fitting_pairs
+
+    episodes = make_episodes(3)
+    pairs = pairs_from_episodes(episodes)
+    # One pair's positive grows by many tokens: only its positive item passes the limit.
+    long_positive = " ".join([pairs[1].positive] * 30)
+    tokenizer = make_tokenizer([*corpus(episodes), long_positive])
+    model, _plant = make_planted_model(tokenizer)
+    pairs[1] = replace(pairs[1], positive=long_positive)
+    from theory_of_space.steering import render
+    from theory_of_space.steering.tokens import encode
+
+    lengths = [len(encode(tokenizer, render(tokenizer, p.prompt, c))) for p in pairs for c in (p.positive, p.negative)]
+    limit = sorted(lengths)[-2] + 2  # all but the long positive fit
+    with pytest.raises(ValueError, match=rf"1 pair\(s\) longer .*{pairs[1].id}.*fitting_pairs"):
+        collect_pair_activations(model, tokenizer, pairs, [1], max_length=limit)
+    with pytest.warns(UserWarning, match="dropped 1 pair"):
+        kept = fitting_pairs(model, tokenizer, pairs, max_length=limit)
+    assert [p.id for p in kept] == [p.id for i, p in enumerate(pairs) if i != 1]
+    pos, neg = collect_pair_activations(model, tokenizer, kept, [1], max_length=limit)
+    for i, p in enumerate(kept):  # row i is pair i on both sides
+        one = collect_activations(model, tokenizer, [(p.prompt, p.negative)], 1, max_length=limit)
+        assert torch.allclose(neg[1][i], one[0], rtol=1e-4, atol=1e-3)
+        one = collect_activations(model, tokenizer, [(p.prompt, p.positive)], 1, max_length=limit)
+        assert torch.allclose(pos[1][i], one[0], rtol=1e-4, atol=1e-3), (pos[1][i] - one[0]).abs().max()
+
+
+def test_fit_command_drops_pairs_too_long_on_either_side(tmp_path, capsys):
+    from dataclasses import replace
+
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from theory_of_space.steering import render
+    from theory_of_space.steering.tokens import encode
+
+    episodes = make_episodes(3)
+    pairs = pairs_from_episodes(episodes)
+    long_positive = " ".join([pairs[1].positive] * 30)
+    tokenizer = make_tokenizer([*corpus(episodes), long_positive])
+    pairs[1] = replace(pairs[1], positive=long_positive)
+    lengths = [len(encode(tokenizer, render(tokenizer, p.prompt, c))) for p in pairs for c in (p.positive, p.negative)]
+    config = LlamaConfig(
+        vocab_size=len(tokenizer.get_vocab()),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=sorted(lengths)[-2] + 2,  # all but the long positive fit
+    )
+    AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    write_jsonl(tmp_path / "pairs.jsonl", (p.to_dict() for p in pairs))
+    args = argparse.ArgumentParser(prog="tos")
+    add_steer_parser(args.add_subparsers(dest="command", required=True))
+    argv = ["steer", "fit", "--model", str(tmp_path / "model"), "--pairs", str(tmp_path / "pairs.jsonl")]
+    argv += ["--layer", "1", "--method", "repe", "--out", str(tmp_path / "repe")]
+    parsed = args.parse_args(argv)
+    assert parsed.func(parsed) == 0
+    assert "dropped 1 pair(s) longer than the model's context: line(s) [2]" in capsys.readouterr().out
+    info = load_steerer(tmp_path / "repe").fit_info
+    assert info is not None and info.n_pos == info.n_neg == len(pairs) - 1

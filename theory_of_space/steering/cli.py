@@ -1,5 +1,5 @@
-"""``tos steer fit | generate | pairs | sweep | eval | readout``: fit steerers on a local model, try them, and
-measure whether they lower belief inertia.
+"""``tos steer fit | generate | pairs | sweep | eval | readout | experiment``: fit steerers on a local model,
+try them, and measure whether they lower belief inertia.
 
 Torch and transformers are imported inside the handlers, so registering the parser stays light.
 Handlers raise ``ValueError`` or ``FileNotFoundError`` naming the bad option; the main CLI turns
@@ -13,6 +13,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .experiment_cli import add_experiment_parser
 
 METHODS = ("odesteer", "step-odesteer", "caa", "iti", "repe")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -108,6 +110,8 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--show-unsteered", action="store_true", help="also print the unsteered generation")
     gen.set_defaults(func=_generate)
 
+    add_experiment_parser(sub, _common)
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="local HuggingFace model directory (never downloaded)")
@@ -202,6 +206,18 @@ def _make_steerer(args: argparse.Namespace) -> Any:
     return {"caa": CAA, "iti": ITI, "repe": RepE}[args.method](T=args.T)
 
 
+def _aligned(model: Any, tokenizer: Any, pos: list[Any], neg: list[Any], opts: dict[str, Any]) -> tuple[list, list]:
+    """Paired items without the pairs that collection would skip on either side (rows stay in step)."""
+    from .collect import too_long
+
+    long = set(too_long(model, tokenizer, pos, **opts)) | set(too_long(model, tokenizer, neg, **opts))
+    if long:
+        lines = sorted(i + 1 for i in long)[:10]
+        print(f"dropped {len(long)} pair(s) longer than the model's context: line(s) {lines}")
+    keep = [i for i in range(len(pos)) if i not in long]
+    return [pos[i] for i in keep], [neg[i] for i in keep]
+
+
 def _fit(args: argparse.Namespace) -> int:
     from .collect import collect_activations, model_fingerprint
 
@@ -227,6 +243,8 @@ def _fit(args: argparse.Namespace) -> int:
         "cache_dir": args.cache_dir,
         "layers_path": args.layers_path,
     }
+    if args.pairs is not None or (args.method == "repe" and len(pos_items) == len(neg_items)):
+        pos_items, neg_items = _aligned(model, tokenizer, pos_items, neg_items, opts)
     pos = collect_activations(model, tokenizer, pos_items, args.layer, **opts)
     neg = collect_activations(model, tokenizer, neg_items, args.layer, **opts)
     steerer.fit(pos, neg)

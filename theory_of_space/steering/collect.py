@@ -49,6 +49,59 @@ def model_fingerprint(model: nn.Module, layers: Sequence[int] = (), layers_path:
     return h.hexdigest()
 
 
+def model_hooks(model: nn.Module) -> list[list[str]]:
+    """The forward hooks and pre-hooks registered on ``model`` and its submodules, for the cache key.
+
+    Hooks change activations (a planted direction, a steering vector left attached), but their
+    effect cannot be hashed: each is named by its module, kind, qualified name and object id, so a
+    hooked model never reuses activations cached without those very hooks, and never across
+    processes (the ids differ).
+    """
+    found = []
+    for name, module in model.named_modules():
+        for kind in ("_forward_pre_hooks", "_forward_hooks"):
+            for hook in getattr(module, kind, {}).values():
+                qualname = getattr(hook, "__qualname__", type(hook).__qualname__)
+                found.append([name, kind.strip("_"), qualname, str(id(hook))])
+    return found
+
+
+def token_limit(model: nn.Module, max_length: int | None = None) -> int | None:
+    """The longest item :func:`collect_activations` reads: ``max_length``, else the model's context length."""
+    config = text_config(model)
+    return max_length or getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+
+
+def too_long(
+    model: nn.Module,
+    tokenizer: Any,
+    items: Sequence[Item],
+    *,
+    read: ReadPosition = "last",
+    template: Template = "auto",
+    plain_format: str = DEFAULT_PLAIN_FORMAT,
+    system_prompt: str | None = None,
+    max_length: int | None = None,
+    **_: Any,
+) -> list[int]:
+    """Indices of the items :func:`collect_activations` would skip as longer than its limit.
+
+    Takes the same keyword arguments as :func:`collect_activations` (unused ones are ignored), so
+    a caller that needs rows aligned across two item lists can check both before collecting.
+    """
+    limit = token_limit(model, max_length)
+    if limit is None:
+        return []
+    opts = {"template": template, "plain_format": plain_format, "system_prompt": system_prompt}
+    out = []
+    for index, item in enumerate(items):
+        rendered = _render_item(tokenizer, item, index, opts)
+        upto = rendered.completion_end if read == "completion_last" else None
+        if len(encode(tokenizer, rendered, upto=upto)) > limit:
+            out.append(index)
+    return out
+
+
 def _render_item(tokenizer: Any, item: Item, index: int, opts: dict[str, Any]) -> Rendered:
     if isinstance(item, str):
         return Rendered(item, add_special_tokens=True, completion_end=None)
@@ -211,9 +264,8 @@ def collect_activations(
         if not -len(blocks) <= i < len(blocks):
             raise ValueError(f"expected layers in [{-len(blocks)}, {len(blocks) - 1}], got {i}")
     layer_list = [i % len(blocks) for i in layer_list]
-    config = text_config(model)
-    d = config.hidden_size
-    limit = max_length or getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    d = text_config(model).hidden_size
+    limit = token_limit(model, max_length)
 
     opts = {"template": template, "plain_format": plain_format, "system_prompt": system_prompt}
     todo, skipped, texts = [], [], []
@@ -240,6 +292,7 @@ def collect_activations(
         fields = {
             "cache_version": CACHE_VERSION,
             "model": model_fingerprint(model, layer_list, layers_path),
+            "hooks": model_hooks(model),
             "layers": layer_list,
             "read": read,
             "template": "chat" if chat else "plain",

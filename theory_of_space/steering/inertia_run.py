@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from .barriers import SketchBarrier
-from .collect import collect_activations, model_fingerprint
+from .collect import collect_activations, model_fingerprint, too_long
 from .generate import score_completions, steered_generate
 from .hooks import resolve_layers
 from .inertia import (
@@ -68,11 +69,48 @@ def collect_pair_activations(
 
     Returns:
         ``(pos, neg)``, each ``{layer: [N, d]}``.
+
+    Raises:
+        ValueError: when a pair's positive or negative item is longer than the collection limit:
+            collection would skip it on one side only and shift every later row; drop such pairs
+            first with :func:`fitting_pairs`.
     """
+    long = _long_pairs(model, tokenizer, pairs, collect_kwargs)
+    if long:
+        raise ValueError(
+            f"{len(long)} pair(s) longer than the collection limit would put the positive and negative rows out "
+            f"of step: {[pairs[i].id for i in long[:10]]}; drop them with fitting_pairs(model, tokenizer, pairs)"
+        )
     pos = collect_activations(model, tokenizer, [(p.prompt, p.positive) for p in pairs], list(layers), **collect_kwargs)
     neg = collect_activations(model, tokenizer, [(p.prompt, p.negative) for p in pairs], list(layers), **collect_kwargs)
     assert isinstance(pos, dict) and isinstance(neg, dict)
     return pos, neg
+
+
+def fitting_pairs(
+    model: nn.Module, tokenizer: Any, pairs: Sequence[InertiaPair], **collect_kwargs: Any
+) -> list[InertiaPair]:
+    """The pairs whose prompt, positive and negative items all fit the collection limit (a warning names the rest)."""
+    long = set(_long_pairs(model, tokenizer, pairs, collect_kwargs))
+    if long:
+        warnings.warn(
+            f"dropped {len(long)} pair(s) longer than the collection limit: {[pairs[i].id for i in sorted(long)][:10]}",
+            stacklevel=2,
+        )
+    return [p for i, p in enumerate(pairs) if i not in long]
+
+
+def _long_pairs(
+    model: nn.Module, tokenizer: Any, pairs: Sequence[InertiaPair], collect_kwargs: Mapping[str, Any]
+) -> list[int]:
+    long: set[int] = set()
+    for items in (
+        [(p.prompt, p.positive) for p in pairs],
+        [(p.prompt, p.negative) for p in pairs],
+        [(p.prompt, None) for p in pairs],
+    ):
+        long |= set(too_long(model, tokenizer, items, **collect_kwargs))
+    return sorted(long)
 
 
 def prompt_activations(
@@ -224,7 +262,7 @@ def run_inertia_sweep(
     layers = sorted({i % n_blocks for i in (cfg.layers if cfg.layers is not None else default_layers(n_blocks))})
     for m in cfg.methods:
         make_steerer(m)  # validates the names before any work
-    pairs = list(pairs)
+    pairs = fitting_pairs(model, tokenizer, pairs, layers_path=layers_path)
     write_jsonl(root / "pairs.jsonl", (p.to_dict() for p in pairs))
     run_config = {
         "sweep": cfg.to_dict(),
@@ -598,7 +636,7 @@ def readout_report(
     """
     from .readout import LinearReadout, cross_fit_readouts, encoded_state
 
-    pairs = list(pairs)
+    pairs = fitting_pairs(model, tokenizer, pairs)
     acts = prompt_activations(model, tokenizer, pairs, layers, batch_size=batch_size)
     new = torch.tensor([p.new["position"] for p in pairs], dtype=torch.float64)
     old = torch.tensor([p.old["position"] for p in pairs], dtype=torch.float64)
