@@ -4,7 +4,7 @@ Each rollout plays one scene: TRL resets an :class:`~theory_of_space.integration
 with a dataset row (its ``seed`` and ``n_rooms`` choose the scene), the model calls the action tools, and
 the reward is the episode's final information gain (or another mix, see ``--reward``).
 
-Needs the ``rl`` extra (``pip install "theory-of-space[rl]"``) and a model whose chat template supports tool
+Needs the ``rl`` extra (``pip install -e ".[rl]"`` in your clone) and a model whose chat template supports tool
 calling and is known to TRL (Qwen3, Qwen2.5, Llama 3.1/3.2, ...). Example:
 
     python examples/train_grpo.py --model Qwen/Qwen3-0.6B --output-dir runs/grpo --max-steps 200

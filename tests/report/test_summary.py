@@ -81,7 +81,7 @@ def test_report_files_figures_and_failed_calls_with_reasons(small_run, tmp_path)
 def test_without_matplotlib_the_report_has_its_tables_and_says_how_to_get_figures(small_run, tmp_path, monkeypatch):
     monkeypatch.setattr(report_html, "plotting_available", lambda: False)
     written = write_report([small_run], tmp_path)
-    assert "theory-of-space[report]" in written.note and "| scout | text | active |" in written.text
+    assert 'pip install -e ".[report]"' in written.note and "| scout | text | active |" in written.text
     assert not (tmp_path / "figures").exists()
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from theory_of_space.report.summary import EpisodeData, mean_curve
 
-INSTALL_HINT = 'pip install "theory-of-space[report]"'
+INSTALL_HINT = 'pip install -e ".[report]" in your clone of theory_of_space'
 REFERENCE_EXPLORERS = ("scout", "strategist")
 REFERENCE_SCENES = 5
 """Scenes the reference explorers are played on when the run has no stored episode of theirs."""
