@@ -31,10 +31,11 @@ from theory_of_space.probes.false_belief_requests import (
     build_false_belief_requests,
     false_belief_episode,
 )
-from theory_of_space.probes.requests import ProbeAnswer, ProbeRequest
+from theory_of_space.probes.requests import ProbeRequest
 from theory_of_space.runner.episode import TurnRecord, run_episode
 from theory_of_space.runner.evaluate import EvaluationSettings
 from theory_of_space.runner.phases import EpisodeState, ReplayAgent, explore_turn_key, turn_record
+from theory_of_space.runner.plugins import ask_maps
 from theory_of_space.runner.roles import MeteredAgent, plays_false_belief
 from theory_of_space.runner.store import CorruptEntry, write_json
 
@@ -149,28 +150,9 @@ def false_belief_phase(state: EpisodeState) -> None:
 
     episode = false_belief_episode(result, changed)
     requests = build_false_belief_requests(episode)
-    stored = state.store.results(PHASE)
-    todo = [r for r in requests if state.needs_retry(stored.get(r.key))]
-    if todo:
-        ask_map = _map_asker(state, scripted)
-
-        def ask(request: ProbeRequest) -> None:
-            reply = ask_map(request)
-            answer = ProbeAnswer(request.key, request.kind, request.turn, reply.text, reply.record.error,
-                                 reply.record.to_dict())
-            state.store.put(PHASE, request.key, {"phase": PHASE, "probe_phase": request.phase, **answer.to_dict()})
-
-        state.fan_out(todo, ask)
-    stored = state.store.results(PHASE)
-    answers = []
-    for request in requests:
-        record = stored.get(request.key)
-        if record is None:
-            continue
-        try:
-            answers.append(ProbeAnswer.from_dict(record))
-        except (KeyError, TypeError, ValueError) as error:
-            state.counters.corrupt.append(CorruptEntry(state.store.path(PHASE), None, f"{request.key}: {error}"))
+    answers = ask_maps(
+        state, PHASE, requests, _map_asker(state, scripted), lambda r: {"phase": PHASE, "probe_phase": r.phase}
+    )
     # the false-belief agent or the model writes its own maps
     record = assemble_false_belief_record(episode, requests, answers, answerer=state.agent)
     write_json(state.store.folder / FALSE_BELIEF_RECORD_FILE, record.to_dict())

@@ -13,8 +13,10 @@ for it is an error that says so (see :func:`theory_of_space.runner.pipeline.reso
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from theory_of_space.agents.base import AgentReply
 from theory_of_space.runner.phases import EpisodeState, PhaseFunction
 from theory_of_space.runner.store import CorruptEntry, write_json
 
@@ -31,25 +33,48 @@ def _module(name: str) -> Any:
 def probe_phase(state: EpisodeState) -> None:
     """Ask every probe of the explored episode not stored yet, store each reply by key, assemble the record."""
     from theory_of_space.probes.replay import replay_episode
-    from theory_of_space.probes.requests import ProbeAnswer, assemble_probe_record, build_probe_requests
+    from theory_of_space.probes.requests import assemble_probe_record, build_probe_requests
 
     # the probes replay the conversation the questions see: the episode (active) or the history prompt
     episode = replay_episode(state.scene, state.conversation(), agent=state.agent,
                              query_enabled=state.settings.query_enabled)
     requests = build_probe_requests(episode)
-    stored = state.store.results("probe")
+
+    def ask_map(request: Any) -> AgentReply:
+        # a model, or the scripted answerer, which writes maps as well
+        return state.answerer().act(list(request.messages))
+
+    answers = ask_maps(state, "probe", requests, ask_map, lambda request: {"phase": request.phase})
+    record = assemble_probe_record(episode, requests, answers, answerer=state.roles.answerer_name)
+    write_json(state.store.folder / PROBE_RECORD_FILE, record.to_dict())
+
+
+def ask_maps(
+    state: EpisodeState,
+    phase: str,
+    requests: Sequence[Any],
+    ask_map: Callable[[Any], AgentReply],
+    fields: Callable[[Any], dict[str, Any]],
+) -> list[Any]:
+    """Ask the map probes not stored yet (fanned out), store each reply under its key as it arrives, and
+    return the answers stored for ``requests``; a stored answer that does not load is reported as corrupt.
+
+    ``fields`` gives the extra fields stored with a request's answer (its phase tags).
+    """
+    from theory_of_space.probes.requests import ProbeAnswer
+
+    stored = state.store.results(phase)
     todo = [r for r in requests if state.needs_retry(stored.get(r.key))]
+
+    def ask(request: Any) -> None:
+        reply = ask_map(request)
+        answer = ProbeAnswer(request.key, request.kind, request.turn, reply.text, reply.record.error,
+                             reply.record.to_dict())
+        state.store.put(phase, request.key, {**fields(request), **answer.to_dict()})
+
     if todo:
-        writer = state.answerer()  # a model, or the scripted answerer, which writes maps as well
-
-        def ask(request: Any) -> None:
-            reply = writer.act(list(request.messages))
-            answer = ProbeAnswer(request.key, request.kind, request.turn, reply.text, reply.record.error,
-                                 reply.record.to_dict())
-            state.store.put("probe", request.key, {"phase": request.phase, **answer.to_dict()})
-
         state.fan_out(todo, ask)
-    stored = state.store.results("probe")
+    stored = state.store.results(phase)
     answers = []
     for request in requests:
         record = stored.get(request.key)
@@ -58,9 +83,8 @@ def probe_phase(state: EpisodeState) -> None:
         try:
             answers.append(ProbeAnswer.from_dict(record))
         except (KeyError, TypeError, ValueError) as error:
-            state.counters.corrupt.append(CorruptEntry(state.store.path("probe"), None, f"{request.key}: {error}"))
-    record = assemble_probe_record(episode, requests, answers, answerer=state.roles.answerer_name)
-    write_json(state.store.folder / PROBE_RECORD_FILE, record.to_dict())
+            state.counters.corrupt.append(CorruptEntry(state.store.path(phase), None, f"{request.key}: {error}"))
+    return answers
 
 
 def plugin_phases() -> dict[str, PhaseFunction]:
