@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 from theory_of_space.agents.config import resolve_model_config
-from theory_of_space.agents.factory import SCRIPTED_AGENTS
+from theory_of_space.agents.factory import is_scripted
 from theory_of_space.runner.batch import BatchBook, model_key
 from theory_of_space.runner.experiment import Experiment, experiment_from
 from theory_of_space.runner.pipeline import RunOutcome, outcome_lines, run_experiment
 from theory_of_space.runner.progress import Progress
-from theory_of_space.runner.roles import NON_MODEL_ANSWERERS
 
 DEFAULT_POLL_S = 60.0
 
@@ -88,7 +87,7 @@ def _status(args: argparse.Namespace) -> int:
     book = BatchBook(Path(args.run))
     experiment = experiment_from(None, {**book.experiment(), "out": args.run}, source=f"{args.run}/batches")
     for spec in experiment.agents:
-        if spec.lower() not in (*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS):
+        if not is_scripted(spec):
             config = resolve_model_config(spec, config_path=experiment.model_config,
                                           overrides=dict(experiment.overrides) or None)
             book.configs[model_key(config)] = config

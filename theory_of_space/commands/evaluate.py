@@ -9,14 +9,13 @@ import tempfile
 from pathlib import Path
 
 from theory_of_space.agents.config import parse_overrides
-from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec
+from theory_of_space.agents.factory import check_agent_spec
 from theory_of_space.commands.explore import DEFAULT_MAX_STEPS, add_set_argument, failed_call_status
 from theory_of_space.commands.probe import add_probe_scoring_options, rescore_probes
 from theory_of_space.commands.run import add_scene_count_arguments, scene_count_spec
 from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE
 from theory_of_space.probes.modes import EVALUATION_MODES
 from theory_of_space.runner.evaluate import (
-    ANSWERERS,
     PROXIES,
     SETTINGS,
     WORLDS,
@@ -88,7 +87,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.scenes < 1:
         raise ValueError(f"expected a positive number for --scenes, got {args.scenes}")
     tasks = TASK_IDS if args.tasks is None else tuple(t.strip() for t in args.tasks.split(",") if t.strip())
-    check_agent_spec(args.agent, config_path=args.model_config, builtin=(*ANSWERERS, *SCRIPTED_AGENTS))
+    check_agent_spec(args.agent, config_path=args.model_config)
     with tempfile.TemporaryDirectory(prefix="tos-evaluate-") as scratch:
         experiment = Experiment(
             agents=(args.agent,),

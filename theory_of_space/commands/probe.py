@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from theory_of_space.agents.config import parse_overrides
-from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec, is_scripted
+from theory_of_space.agents.factory import check_agent_spec, is_scripted
 from theory_of_space.commands.explore import DEFAULT_MAX_STEPS, add_set_argument
 from theory_of_space.commands.run import add_scene_count_arguments, scene_count_spec
 from theory_of_space.probes.false_belief import summarise_false_belief
@@ -94,7 +94,7 @@ def _probe(args: argparse.Namespace) -> int:
     if args.scenes < 1 or args.in_flight < 1:
         raise ValueError("expected positive --scenes and --in-flight")
     agent, answerer = _explorer_and_writer(args)
-    check_agent_spec(agent, config_path=args.model_config, builtin=(*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
+    check_agent_spec(agent, config_path=args.model_config)
     if args.false_belief and not plays_false_belief(agent, is_model=not is_scripted(agent)):
         raise ValueError(f"--false-belief needs --agent updating | inertial | a model spec, got {agent!r}")
     phases = ("explore", "probe", "false_belief") if args.false_belief else ("explore", "probe")

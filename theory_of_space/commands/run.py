@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec
+from theory_of_space.agents.factory import check_agent_spec
 from theory_of_space.commands.batch import add_batch_arguments, batch_lines, batch_rounds
 from theory_of_space.runner.experiment import (
     PHASES,
@@ -150,7 +150,7 @@ def experiment_of(args: argparse.Namespace) -> Experiment:
 def _run(args: argparse.Namespace) -> int:
     from theory_of_space.runner.pipeline import outcome_lines, plan_experiment, run_experiment
     from theory_of_space.runner.progress import Progress
-    from theory_of_space.runner.roles import DEFAULT_AGENTS, NON_MODEL_ANSWERERS
+    from theory_of_space.runner.roles import DEFAULT_AGENTS
 
     experiment = experiment_of(args)
     if args.dry_run:
@@ -164,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"no price in the price table for: {', '.join(plan.unpriced)} (not in the estimate)")
         return 0
     for spec in experiment.agents:  # an unknown agent is named before anything is printed or run
-        check_agent_spec(spec, config_path=experiment.model_config, builtin=(*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
+        check_agent_spec(spec, config_path=experiment.model_config)
     agents = ", ".join(experiment.agents or DEFAULT_AGENTS)
     print(
         f"{agents} on scenes {experiment.scenes}, {'/'.join(experiment.worlds)} world, "

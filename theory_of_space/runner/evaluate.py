@@ -79,8 +79,6 @@ ENV_IDS: dict[str, str] = {"text": "TheoryOfSpace/Explore-v0", "vision": "Theory
 
 AgentFactory = Callable[[Scene, Sequence[Question]], Agent]
 """Builds the agent for one scene, given the questions it will be asked."""
-ANSWERERS: tuple[str, ...] = ("oracle", "belief")
-"""The non-model answerers of :mod:`theory_of_space.agents.answerers`."""
 
 
 @dataclass(frozen=True)

@@ -69,13 +69,12 @@ def make_limiters(experiment: Experiment) -> dict[str, Any]:
     """One limiter actor per model agent of the experiment, sized by its ``max_concurrent``."""
     ray = require("ray", extra="ray")
     from theory_of_space.agents.config import resolve_model_config
-    from theory_of_space.agents.factory import SCRIPTED_AGENTS
-    from theory_of_space.runner.roles import NON_MODEL_ANSWERERS
+    from theory_of_space.agents.factory import is_scripted
 
     actor = ray.remote(num_cpus=0)(_Limiter)
     limiters = {}
     for spec in experiment.agents:
-        if spec.strip().lower() in (*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS):
+        if is_scripted(spec):
             continue
         config = resolve_model_config(spec, config_path=experiment.model_config,
                                       overrides=dict(experiment.overrides) or None)

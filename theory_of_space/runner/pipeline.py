@@ -15,7 +15,7 @@ from typing import Any
 
 from theory_of_space import __version__
 from theory_of_space.agents.base import Agent
-from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec
+from theory_of_space.agents.factory import check_agent_spec, is_scripted
 from theory_of_space.runner.batch import BatchPending
 from theory_of_space.runner.experiment import PHASES, Experiment, SceneRef, parse_scene_spec, scene_folder
 from theory_of_space.runner.phases import (
@@ -31,7 +31,6 @@ from theory_of_space.runner.plugins import plugin_phases
 from theory_of_space.runner.progress import Progress
 from theory_of_space.runner.roles import (
     DEFAULT_AGENTS,
-    NON_MODEL_ANSWERERS,
     AgentRoles,
     BudgetReached,
     Meter,
@@ -105,9 +104,9 @@ def _prepare(experiment: Experiment) -> _Plan:
     phases, functions = resolve_phases(experiment.phases)
     agents = experiment.agents or DEFAULT_AGENTS
     for spec in agents:
-        check_agent_spec(spec, config_path=experiment.model_config, builtin=(*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
+        check_agent_spec(spec, config_path=experiment.model_config)
     if "false_belief" in experiment.phases and not any(
-        plays_false_belief(spec, is_model=spec.strip().lower() not in (*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
+        plays_false_belief(spec, is_model=not is_scripted(spec))
         for spec in agents
     ):
         raise ValueError(
@@ -279,7 +278,7 @@ def plan_experiment(experiment: Experiment) -> RequestPlan:
     counts = dict.fromkeys(plan.phases, 0)
     cost, unpriced, details = 0.0, [], []
     for spec in plan.agents:
-        model = spec.lower() not in (*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS)
+        model = not is_scripted(spec)
         price = None
         if model:
             config = resolve_model_config(spec, config_path=experiment.model_config)

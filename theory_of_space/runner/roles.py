@@ -16,7 +16,7 @@ from typing import Any
 
 from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
 from theory_of_space.agents.base import Agent, AgentReply, Message
-from theory_of_space.agents.factory import SCRIPTED_AGENTS, check_agent_spec, make_agent
+from theory_of_space.agents.factory import check_agent_spec, is_scripted, make_agent
 from theory_of_space.agents.false_belief import FALSE_BELIEF_AGENTS
 from theory_of_space.tasks import Question
 from theory_of_space.world.scene import Scene
@@ -161,9 +161,9 @@ def build_roles(
     ``scripted_answerer`` (``belief`` or ``oracle``) answers the questions and writes the maps of a
     scripted explorer.
     """
-    check_agent_spec(spec, config_path=config_path, builtin=(*SCRIPTED_AGENTS, *NON_MODEL_ANSWERERS))
+    check_agent_spec(spec, config_path=config_path)
     name = spec.strip().lower()
-    if name in SCRIPTED_AGENTS or name in NON_MODEL_ANSWERERS:
+    if is_scripted(name):
         return AgentRoles(spec=name, meter=meter, query_enabled=query_enabled, scripted_answerer=scripted_answerer)
     if make_model is None:
         from theory_of_space.agents.model_agent import make_model_agent as make_model
