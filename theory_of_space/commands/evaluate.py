@@ -8,11 +8,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from theory_of_space.agents.config import parse_overrides
 from theory_of_space.agents.factory import check_agent_spec
 from theory_of_space.commands.explore import DEFAULT_MAX_STEPS, add_set_argument, failed_call_status
 from theory_of_space.commands.probe import add_probe_scoring_options, rescore_probes
-from theory_of_space.commands.run import add_scene_count_arguments, scene_count_spec
+from theory_of_space.commands.run import add_scene_count_arguments, one_episode_kind_fields
 from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE
 from theory_of_space.probes.modes import EVALUATION_MODES
 from theory_of_space.runner.evaluate import (
@@ -91,22 +90,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tos-evaluate-") as scratch:
         experiment = Experiment(
             agents=(args.agent,),
-            scenes=scene_count_spec(args),
-            worlds=(args.world,),
-            settings=(args.setting,),
             phases=("explore", "evaluate"),
-            out=args.out or scratch,
-            think=not args.no_think,
-            query_enabled=not args.no_query,
-            max_exp_steps=args.max_steps,
             n_per_task=args.questions,
             tasks=tasks,
             proxy=args.proxy,
             image_size=args.image_size,
-            rooms=args.rooms,
-            model_config=args.model_config,
             mode=args.mode,
-            overrides=tuple(parse_overrides(args.overrides).items()),
+            **one_episode_kind_fields(args, args.out or scratch),
         )
         outcome = run_experiment(experiment)
         runs = [load_evaluation(path, images=False) for path in find_evaluations(outcome.root)]

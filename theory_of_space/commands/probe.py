@@ -9,10 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from theory_of_space.agents.config import parse_overrides
 from theory_of_space.agents.factory import check_agent_spec, is_scripted
 from theory_of_space.commands.explore import DEFAULT_MAX_STEPS, add_set_argument
-from theory_of_space.commands.run import add_scene_count_arguments, scene_count_spec
+from theory_of_space.commands.run import add_scene_count_arguments, one_episode_kind_fields
 from theory_of_space.probes.false_belief import summarise_false_belief
 from theory_of_space.probes.metrics import aggregate_probe_metrics, format_probe_table, probe_metrics
 from theory_of_space.probes.requests import ProbeRecord
@@ -102,19 +101,10 @@ def _probe(args: argparse.Namespace) -> int:
         experiment = Experiment(
             agents=(agent,),
             answerer=answerer,
-            scenes=scene_count_spec(args),
-            worlds=(args.world,),
-            settings=(args.setting,),
             phases=phases,
-            out=args.out or scratch,
-            think=not args.no_think,
-            query_enabled=not args.no_query,
-            max_exp_steps=args.max_steps,
             max_false_belief_steps=args.max_false_belief_steps,
-            rooms=args.rooms,
-            model_config=args.model_config,
             in_flight=args.in_flight,
-            overrides=tuple(parse_overrides(args.overrides).items()),
+            **one_episode_kind_fields(args, args.out or scratch),
         )
         outcome = run_experiment(experiment)
         writer = f"the {answerer} map writer" if is_scripted(agent) else agent

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from theory_of_space.agents.config import parse_overrides
 from theory_of_space.agents.factory import check_agent_spec
 from theory_of_space.commands.batch import add_batch_arguments, batch_lines, batch_rounds
 from theory_of_space.runner.experiment import (
@@ -106,6 +107,23 @@ def scene_count_spec(args: argparse.Namespace) -> str:
     if not root.is_dir():
         raise FileNotFoundError(f"--data-dir: no folder {root}")
     return ",".join(str(root / f"run{seed:02d}") for seed in range(first, stop))
+
+
+def one_episode_kind_fields(args: argparse.Namespace, out: str) -> dict[str, Any]:
+    """The experiment fields ``tos evaluate`` and ``tos probe`` share: their scenes, one world and setting,
+    the exploration options and the model settings (``--set``), stored under ``out``."""
+    return {
+        "scenes": scene_count_spec(args),
+        "worlds": (args.world,),
+        "settings": (args.setting,),
+        "out": out,
+        "think": not args.no_think,
+        "query_enabled": not args.no_query,
+        "max_exp_steps": args.max_steps,
+        "rooms": args.rooms,
+        "model_config": args.model_config,
+        "overrides": tuple(parse_overrides(args.overrides).items()),
+    }
 
 
 def add_run_parsers(subparsers: argparse._SubParsersAction) -> None:
