@@ -31,16 +31,21 @@ _ORIGIN = "\x00origin"
 
 # ---- prompts ------------------------------------------------------------------------------------
 
-_OUTPUT_RULE = "Reply with THINK: followed by your reasoning, then FINAL ANSWER: followed by the JSON map only."
-
-DEFAULT_GLOBAL_PROMPT = (
+_GLOBAL_FRAME = (
     "## Cognitive map\n"
     "Represent the scene as you now believe it to be, as a JSON map.\n"
     "Frame: the origin [0, 0] is your initial position, and your initial facing is north (+y); "
     "x grows east, y grows north.\n"
     'Schema: each key is an item name, each value {"position": [x, y], "facing": "north|south|east|west"}; '
     "positions are integers.\n"
-    'Rules: include every object and door you have observed, and yourself under the key "agent" with your '
+)
+"""The heading, frame and schema the global and false-belief global probes share."""
+
+_OUTPUT_RULE = "Reply with THINK: followed by your reasoning, then FINAL ANSWER: followed by the JSON map only."
+
+DEFAULT_GLOBAL_PROMPT = (
+    _GLOBAL_FRAME
+    + 'Rules: include every object and door you have observed, and yourself under the key "agent" with your '
     "current position and facing; include only observed objects; an object that has a facing must have the "
     '"facing" key; doors and objects without a facing get no "facing" key.\n'
     'Example: {"agent": {"position": [2, 3], "facing": "east"}, "chair": {"position": [2, 4], "facing": "north"}}\n'
@@ -63,13 +68,7 @@ DEFAULT_LOCAL_PROMPT = (
 """The local map probe: the current field of view in the agent's frame."""
 
 DEFAULT_GLOBAL_FB_PROMPT = (
-    "## Cognitive map\n"
-    "Represent the scene as you now believe it to be, as a JSON map.\n"
-    "Frame: the origin [0, 0] is your initial position, and your initial facing is north (+y); "
-    "x grows east, y grows north.\n"
-    'Schema: each key is an item name, each value {"position": [x, y], "facing": "north|south|east|west"}; '
-    "positions are integers.\n"
-    'Rules: include all objects and doors of the scene, and yourself under the key "agent" with your '
+    _GLOBAL_FRAME + 'Rules: include all objects and doors of the scene, and yourself under the key "agent" with your '
     'current position and facing; an object that has a facing must have the "facing" key; doors and '
     'objects without a facing get no "facing" key.\n'
     'Example: {"agent": {"position": [2, 3], "facing": "east"}, "chair": {"position": [2, 4], "facing": "north"}}\n'
