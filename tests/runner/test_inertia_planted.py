@@ -11,31 +11,40 @@ from theory_of_space.agents.clients.hf_local import HFLocalClient, LocalModel
 from theory_of_space.agents.config import resolve_model_config
 from theory_of_space.agents.model_agent import ModelAgent
 from theory_of_space.runner.inertia import run_inertia_experiment
-from theory_of_space.runner.replay import FALSE_BELIEF_ENV, play_false_belief
 from theory_of_space.world.generate import generate_scene
 
 SEEDS = (1, 2, 3, 4, 5, 6)
+SCENES = "1:7"
 THETA = 1.5
+FALSE_BELIEF_ENV = "TheoryOfSpace/Explore-FalseBelief-v0"
 
 
 @pytest.fixture(scope="module")
-def episodes():
-    return [play_false_belief(generate_scene(seed), "updating") for seed in SEEDS]
+def scenes():
+    return [generate_scene(seed) for seed in SEEDS]
+
+
+def _puppet_agent(scenes):
+    tokenizer = make_tokenizer()
+    puppet = Puppet(tokenizer, scene_index(scenes, FALSE_BELIEF_ENV))
+    config = resolve_model_config("hf:puppet", overrides={"max_tokens": 4096, "temperature": 0})
+    local = LocalModel(puppet, tokenizer, multimodal=False, batch_size=4)
+    return puppet, tokenizer, local, ModelAgent(config, HFLocalClient(config, local))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("apply_to", ["probes", "fb_phase", "all"])
-def test_planted_inertia_falls_with_positive_theta_and_rises_with_negative(episodes, tmp_path, apply_to):
-    tokenizer = make_tokenizer()
-    puppet = Puppet(tokenizer, scene_index([e.scene for e in episodes], FALSE_BELIEF_ENV))
-    config = resolve_model_config("hf:puppet", overrides={"max_tokens": 4096, "temperature": 0})
-    local = LocalModel(puppet, tokenizer, multimodal=False, batch_size=4)
+def test_planted_inertia_falls_with_positive_theta_and_rises_with_negative(scenes, tmp_path, apply_to):
+    puppet, _, local, agent = _puppet_agent(scenes)
     conditions = {"plus": (planted_steerer(1, THETA), 0), "minus": (planted_steerer(-1, THETA), 0)}
     try:
-        agent = ModelAgent(config, HFLocalClient(config, local))
-        summary = run_inertia_experiment(episodes, agent, conditions, tmp_path, apply_to=apply_to, in_flight=4)
+        summary = run_inertia_experiment(agent, SCENES, conditions, tmp_path, apply_to=apply_to, in_flight=4)
+        asked = len(puppet.beliefs)
+        again = run_inertia_experiment(agent, SCENES, conditions, tmp_path, apply_to=apply_to, in_flight=4)
     finally:
         local.close()
+    assert len(puppet.beliefs) == asked, "a rerun of a finished experiment asks nothing"
+    assert again["conditions"] == summary["conditions"]
     figures = {
         name: {
             k: summary["conditions"][name][k]
@@ -51,35 +60,33 @@ def test_planted_inertia_falls_with_positive_theta_and_rises_with_negative(episo
     assert summary["paired"]["plus"]["correctness_pos"]["low"] > 0
     assert summary["paired"]["minus"]["correctness_pos"]["high"] < 0
     assert summary["conditions"]["unsteered"]["invalid_maps"] == 0
+    assert all(c["n_samples"] == len(SEEDS) and c["failed_requests"] == 0 for c in summary["conditions"].values())
     # Steering the phase reaches the maps through the puppet's own notes, steering the probes through s.
-    transcripts = {n: list(tmp_path.glob(f"episodes/*/{n}.transcript.json")) for n in ("plus", "minus")}
+    replies = {
+        name: "".join(p.read_text() for p in (tmp_path / name).rglob("false_belief.jsonl"))
+        for name in ("plus", "minus")
+    }
     if apply_to == "probes":
-        assert transcripts == {"plus": [], "minus": []}
+        assert all(NOTE_FOR not in r and NOTE_AGAINST not in r for r in replies.values())
     else:
-        notes = {n: "".join(p.read_text() for p in paths) for n, paths in transcripts.items()}
-        assert NOTE_FOR in notes["plus"] and NOTE_AGAINST not in notes["plus"]
-        assert NOTE_AGAINST in notes["minus"] and NOTE_FOR not in notes["minus"]
+        assert NOTE_FOR in replies["plus"] and NOTE_AGAINST not in replies["plus"]
+        assert NOTE_AGAINST in replies["minus"] and NOTE_FOR not in replies["minus"]
 
 
 @pytest.mark.slow
-def test_map_readout_finds_the_new_state_where_the_json_map_keeps_the_old(episodes, tmp_path):
-    from theory_of_space.probes.false_belief_requests import FalseBeliefRecord
+def test_map_readout_finds_the_new_state_where_the_json_map_keeps_the_old(scenes, tmp_path):
+    from theory_of_space.runner.inertia import read_stored_episode, run_false_belief_steps, stored_episode_folders
     from theory_of_space.runner.map_readout import map_readout_report
     from theory_of_space.steering.readout import LinearReadout
 
-    tokenizer = make_tokenizer()
-    puppet = Puppet(tokenizer, scene_index([e.scene for e in episodes], FALSE_BELIEF_ENV))
-    config = resolve_model_config("hf:puppet", overrides={"max_tokens": 4096, "temperature": 0})
-    local = LocalModel(puppet, tokenizer, multimodal=False, batch_size=4)
+    puppet, tokenizer, local, agent = _puppet_agent(scenes)
     try:
-        agent = ModelAgent(config, HFLocalClient(config, local))
-        run_inertia_experiment(episodes, agent, {"minus": (planted_steerer(-1, THETA), 0)}, tmp_path, in_flight=4)
+        run_inertia_experiment(agent, SCENES, {"minus": (planted_steerer(-1, THETA), 0)}, tmp_path, in_flight=4)
     finally:
         local.close()
-    records = [
-        FalseBeliefRecord.from_dict(json.loads((tmp_path / "episodes" / e.scene.scene_id / "minus.json").read_text()))
-        for e in episodes
-    ]
+    steps = run_false_belief_steps(tmp_path)
+    stored = [read_stored_episode(folder, steps) for folder in stored_episode_folders(tmp_path, "minus")]
+    episodes, records = [e for e, _ in stored], [r for _, r in stored]
     report = map_readout_report(puppet, tokenizer, episodes, records, [0, 1], tmp_path / "ro", alpha=1e-3)
     print("\nmap read-out (planted puppet, -theta):", json.dumps(report))
     assert report["n_inertia_rows"] >= 3

@@ -12,14 +12,17 @@ under its request key (``probe/tNN/global``, ``fb_probe/tNN/global_fb``) in the 
 the :class:`~theory_of_space.probes.false_belief_requests.FalseBeliefRecord` is written as
 ``false_belief_record.json``; the report scores it.
 
-Who plays the phase: a model plays it itself (and answers its probes); the scripted ``updating`` and
-``inertial`` agents play it with their plans and write their maps. Other scripted agents (SCOUT,
-STRATEGIST, ...) have no false-belief behaviour, and passive episodes have no agent exploring: the
-phase skips those episodes.
+Who plays the phase: a model plays it itself and answers its probes (the steering experiment hands
+the turns or the maps to a steered copy: ``AgentRoles.phase_player`` and ``map_writer``); the
+scripted ``updating`` and ``inertial`` agents play it with their plans and write their maps. Other
+scripted agents (SCOUT, STRATEGIST, ...) have no false-belief behaviour, and passive episodes have
+no agent exploring: the phase skips those episodes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -27,6 +30,7 @@ import gymnasium as gym
 from theory_of_space.agents.base import Agent, AgentReply, CallRecord
 from theory_of_space.agents.false_belief import FalseBeliefAgent
 from theory_of_space.probes.false_belief_requests import (
+    FalseBeliefEpisode,
     assemble_false_belief_record,
     build_false_belief_requests,
     false_belief_episode,
@@ -37,7 +41,8 @@ from theory_of_space.runner.evaluate import EvaluationSettings
 from theory_of_space.runner.phases import EpisodeState, ReplayAgent, explore_turn_key, turn_record
 from theory_of_space.runner.plugins import ask_maps
 from theory_of_space.runner.roles import MeteredAgent, plays_false_belief
-from theory_of_space.runner.store import CorruptEntry, write_json
+from theory_of_space.runner.store import CorruptEntry, EpisodeStore, write_json
+from theory_of_space.world.scene import Scene
 
 PHASE = "false_belief"
 FALSE_BELIEF_RECORD_FILE = "false_belief_record.json"
@@ -120,7 +125,7 @@ def false_belief_phase(state: EpisodeState) -> None:
         scripted: FalseBeliefAgent | None = None
         if state.roles.is_model:
             assert state.roles.model is not None
-            agent: Agent = state.roles.model
+            agent: Agent = state.roles.phase_player or state.roles.model
         else:
             scripted = FalseBeliefAgent(
                 state.agent.lower(),  # type: ignore[arg-type]
@@ -162,7 +167,7 @@ def _map_asker(state: EpisodeState, scripted: FalseBeliefAgent | None) -> Any:
     """A function asking one map probe: of the model, or of the scripted agent (counted by the run's meter)."""
     if scripted is None:
         assert state.roles.model is not None
-        model = state.roles.model
+        model = state.roles.map_writer or state.roles.model
         return lambda request: model.act(list(request.messages))
     writer = _ScriptedMapWriter(scripted)
     meter = state.roles.meter
@@ -177,3 +182,43 @@ def _map_asker(state: EpisodeState, scripted: FalseBeliefAgent | None) -> Any:
             meter.finish(reply)
 
     return ask
+
+
+class _StoredOnly:
+    """The agent of a read-back: any request means the stored turns end before the episode does."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.name = "stored"
+
+    def act(self, messages: Any) -> AgentReply:
+        raise ValueError(f"{self.folder}: the stored turns end before the false-belief episode does; rerun its phases")
+
+
+def _consecutive(results: dict[str, dict[str, Any]], key: Callable[[int], str]) -> list[dict[str, Any]]:
+    turns: list[dict[str, Any]] = []
+    while (record := results.get(key(len(turns) + 1))) is not None:
+        turns.append(record)
+    return turns
+
+
+def stored_false_belief_episode(
+    store: EpisodeStore, scene: Scene, settings: EvaluationSettings, max_false_belief_steps: int
+) -> FalseBeliefEpisode:
+    """The played episode of a finished ``false_belief`` phase, rebuilt from its stored turns.
+
+    The stored replies are given back to the env in order (no agent is asked), which rebuilds the
+    conversation, the changes and the probed turns exactly; the pair builder and the map read-outs
+    read episodes this way.
+
+    Raises:
+        ValueError: naming the folder when its stored turns end before the episode does.
+    """
+    exploration = _consecutive(store.results("explore"), explore_turn_key)
+    phase = _consecutive(store.results(PHASE), false_belief_turn_key)
+    agent = ReplayAgent(_StoredOnly(store.folder), [*exploration, *phase], advance=False)  # type: ignore[arg-type]
+    with false_belief_env(settings, max_false_belief_steps) as env:
+        env.reset(options={"scene": scene})
+        changed = env.unwrapped.false_belief_scene
+        result = run_episode(env, agent, options={"scene": scene})
+    return false_belief_episode(result, changed)

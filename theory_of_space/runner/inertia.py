@@ -1,32 +1,39 @@
-"""False-belief episodes as the plain records the belief-inertia pipeline reads.
+"""The belief-inertia experiment: false-belief episodes of a local model, unsteered and steered, as a benchmark run.
 
-The steering pipeline builds contrastive pairs from :class:`~theory_of_space.steering.inertia.InertiaEpisode`
-records, which know nothing of scenes or the env. This module turns a played false-belief episode
-into one: changed objects in the start frame (origin at the start cell, north up), and for each
-probed false-belief turn the conversation its ``global_fb`` probe sees (the env message's budget
-line and footer removed) and that probe's prompt.
+Each condition (``unsteered``, and one per steerer) is an agent of one pipeline run
+(:func:`~theory_of_space.runner.pipeline.run_experiment`), stored in the run layout under its own
+name, so a steered run resumes request by request, ``tos rescore`` re-scores it and ``tos report``
+shows one row per condition. The conditions share what ``apply_to`` leaves unsteered: the base
+episodes (played by the model unsteered, or by a scripted player) are run first, and each condition
+starts from a copy of their stored turns.
+
+The module also turns stored false-belief episodes into the plain
+:class:`~theory_of_space.steering.inertia.InertiaEpisode` records the pair builder reads: changed
+objects in the start frame, and for each probed false-belief turn the conversation its
+``global_fb`` probe sees (the env message's budget line and footer removed).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
-from functools import partial
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from theory_of_space.probes.cogmap import MapEntry, map_prompt
+from theory_of_space.agents.base import Agent
+from theory_of_space.probes.cogmap import MapEntry, map_prompt, parse_cogmap
 from theory_of_space.probes.false_belief import summarise_false_belief
-from theory_of_space.probes.false_belief_requests import (
-    FalseBeliefEpisode,
-    FalseBeliefRecord,
-    run_false_belief_probes,
-)
+from theory_of_space.probes.false_belief_requests import FalseBeliefEpisode, FalseBeliefRecord
 from theory_of_space.probes.replay import strip_budget_and_footer
-from theory_of_space.runner.replay import episode_from_dict, episode_to_dict, replay_false_belief_phase
+from theory_of_space.runner.evaluate import EvaluationSettings
+from theory_of_space.runner.experiment import Experiment, safe_name
+from theory_of_space.runner.false_belief_phase import FALSE_BELIEF_RECORD_FILE, stored_false_belief_episode
+from theory_of_space.runner.progress import Progress
+from theory_of_space.runner.roles import AgentRoles, Meter, MeteredAgent, build_roles
+from theory_of_space.runner.store import RUN_FILE, EpisodeStore, write_json
 from theory_of_space.steering.inertia import (
     ChangedObject,
     FalseBeliefTurn,
@@ -35,11 +42,19 @@ from theory_of_space.steering.inertia import (
     paired_differences,
     write_jsonl,
 )
+from theory_of_space.world.scene import Scene, scene_seed
 
 ApplyTo = Literal["probes", "fb_phase", "all"]
 APPLY_TO = ("probes", "fb_phase", "all")
+PLAYERS = ("model", "updating", "inertial")
 UNSTEERED = "unsteered"
 PAIRED_METRICS = ("inertia_pos", "inertia_ori", "correctness_pos", "correctness_ori")
+STEERING_FILE = "steering.json"
+SUMMARY_FILE = "steering_summary.json"
+SUMMARY_MD_FILE = "steering_summary.md"
+
+Condition = tuple[Any, int] | Mapping[int, Any]
+"""A steered condition: ``(steerer, layer)``, or ``{layer: steerer}`` to act on several blocks at once."""
 
 
 def inertia_episode(
@@ -81,7 +96,7 @@ def inertia_episode(
 
 
 def write_inertia_episodes(episodes: Iterable[InertiaEpisode], path: str | Path) -> Path:
-    """Write episodes as JSON lines, the file ``tos steer pairs --runs`` reads.
+    """Write episodes as JSON lines, a file ``tos steer pairs --runs`` reads.
 
     Returns:
         The file written.
@@ -93,113 +108,320 @@ def write_inertia_episodes(episodes: Iterable[InertiaEpisode], path: str | Path)
     return out
 
 
+# ==== reading stored runs ====
+
+
+def stored_episode_folders(root: str | Path, agent: str | None = None) -> list[Path]:
+    """The episode folders of a run that hold a finished false-belief phase, sorted (of one agent if given)."""
+    base = Path(root) if agent is None else Path(root) / safe_name(agent)
+    return sorted(p.parent for p in base.rglob(FALSE_BELIEF_RECORD_FILE))
+
+
+def read_stored_episode(
+    folder: str | Path, max_false_belief_steps: int
+) -> tuple[FalseBeliefEpisode, FalseBeliefRecord]:
+    """One stored false-belief episode of a run (rebuilt from its turns) and its probe record.
+
+    Raises:
+        ValueError: naming the file of a record that cannot be read, or a folder whose turns are incomplete.
+    """
+    folder = Path(folder)
+    try:
+        head = json.loads((folder / "scene.json").read_text())
+        scene = Scene.from_dict(head["scene"])
+        settings = EvaluationSettings.from_dict(head["settings"], where=f"{folder / 'scene.json'}: settings")
+        record = FalseBeliefRecord.from_dict(json.loads((folder / FALSE_BELIEF_RECORD_FILE).read_text()))
+    except (OSError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{folder}: cannot read the stored false-belief episode ({error})") from error
+    store = EpisodeStore(folder, readonly=True)
+    return stored_false_belief_episode(store, scene, settings, max_false_belief_steps), record
+
+
+def run_false_belief_steps(root: str | Path) -> int:
+    """The false-belief budget a run folder was made with (from its ``run.json``).
+
+    Raises:
+        FileNotFoundError: when ``root`` is not a run folder.
+    """
+    path = Path(root) / RUN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{root}: not a run folder (no {RUN_FILE})")
+    return int(json.loads(path.read_text())["config"]["max_false_belief_steps"])
+
+
+def read_run_inertia_episodes(root: str | Path, agent: str | None = None) -> list[InertiaEpisode]:
+    """The pair builder's episodes of every finished false-belief episode of a run (``tos run`` or ``tos steer eval``).
+
+    The negative of ``old_source="model"`` pairs is read from each episode's last exploration map.
+    """
+    steps = run_false_belief_steps(root)
+    out = []
+    for folder in stored_episode_folders(root, agent):
+        episode, record = read_stored_episode(folder, steps)
+        global_requests = [r for r in record.requests if r["kind"] == "global"]
+        exploration_map = None
+        if global_requests:
+            answer = record.answers.get(global_requests[-1]["key"])
+            parsed = parse_cogmap(answer.reply if answer is not None and not answer.error else None, "global")
+            exploration_map = parsed.entries if parsed.valid else None
+        out.append(inertia_episode(episode, seed=scene_seed(episode.scene), exploration_map=exploration_map))
+    return out
+
+
+# ==== the experiment ====
+
+
+def steered_agent(agent: Any, steerers: Mapping[int, Any]) -> Any:
+    """A copy of a local model agent whose every request is generated with ``steerers`` (block → steerer) attached.
+
+    The copy shares the loaded weights and the request limit; requests of the copy and of the
+    original are never batched together.
+    """
+    from theory_of_space.agents.clients.hf_local import HFLocalClient
+    from theory_of_space.agents.model_agent import ModelAgent
+    from theory_of_space.steering.hooks import attach
+
+    layers = dict(steerers)
+    client = HFLocalClient(agent.config, agent.client.local, wrapper=lambda call: attach(call.model, layers))
+    return ModelAgent(agent.config, client)
+
+
+def _layers(condition: Condition) -> dict[int, Any]:
+    if isinstance(condition, Mapping):
+        return {int(layer): steerer for layer, steerer in condition.items()}
+    steerer, layer = condition
+    return {int(layer): steerer}
+
+
+def steerer_digest(steerer: Any) -> str:
+    """A short hash of a fitted steerer's class, parameters and tensors: two runs steered alike agree on it."""
+    digest = hashlib.sha256(type(steerer).__name__.encode())
+    digest.update(json.dumps(steerer._params(), sort_keys=True, default=str).encode())
+    for name, tensor in sorted(steerer._tensors().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().double().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _describe(condition: Condition) -> dict[str, Any]:
+    return {
+        str(layer): {
+            "method": type(steerer).__name__,
+            "T": getattr(steerer, "T", None),
+            "digest": steerer_digest(steerer),
+        }
+        for layer, steerer in sorted(_layers(condition).items())
+    }
+
+
+def _check_steering_file(root: Path, settings: dict[str, Any], conditions: dict[str, Any]) -> None:
+    """Write ``steering.json``, or check that a resumed run has the same settings and no changed condition."""
+    path = root / STEERING_FILE
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        lines = [f"{k}: stored {stored['settings'].get(k)!r}, now {v!r}"
+                 for k, v in settings.items() if stored["settings"].get(k) != v]
+        lines += [f"condition {name!r}: stored {stored['conditions'][name]}, now {c}"
+                  for name, c in conditions.items() if name in stored["conditions"] and stored["conditions"][name] != c]
+        if lines:
+            problems = "\n  ".join(lines)
+            raise ValueError(f"{path}: the run folder holds another experiment; use another folder\n  {problems}")
+        conditions = {**stored["conditions"], **conditions}
+    write_json(path, {"settings": settings, "conditions": conditions})
+
+
+def _copied(phase: str, key: str, apply_to: str, steered_explores: bool) -> bool:
+    """Whether a condition starts with the base episode's stored result under ``key``."""
+    if phase == "explore":
+        return not steered_explores
+    return phase == "false_belief" and apply_to == "probes" and key.startswith("false_belief/t")
+
+
+def _seed_condition(root: Path, base: str, label: str, apply_to: str, steered_explores: bool) -> None:
+    """Copy the base episodes' results that ``label`` shares with them (never failed ones, never over its own)."""
+    base_root = root / safe_name(base)
+    for folder in stored_episode_folders(root, base):
+        source = EpisodeStore(folder, readonly=True)
+        target = EpisodeStore(root / safe_name(label) / folder.relative_to(base_root))
+        for phase in ("explore", "false_belief"):
+            for key, record in source.results(phase).items():
+                shared = _copied(phase, key, apply_to, steered_explores) and not record.get("error")
+                if shared and target.get(phase, key) is None:
+                    target.put(phase, key, record)
+
+
 def run_inertia_experiment(
-    episodes: Sequence[FalseBeliefEpisode],
     agent: Any,
-    conditions: Mapping[str, tuple[Any, int] | Mapping[int, Any]],
+    scenes: str,
+    conditions: Mapping[str, Condition],
     out: str | Path,
     *,
     apply_to: ApplyTo = "probes",
+    player: str = "model",
+    max_exp_steps: int = 20,
+    max_false_belief_steps: int = 15,
+    think: bool = True,
     in_flight: int = 8,
     seed: int = 0,
-    env_kwargs: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """False-belief episodes answered by a local model unsteered and steered, scored and paired by scene.
+    """False-belief episodes answered by a local model unsteered and steered, stored as one benchmark run.
 
-    ``apply_to`` chooses what is steered:
+    The base episodes are played first: by the model itself, unsteered (``player="model"``; they
+    are then the ``unsteered`` condition), or by a scripted player (``"updating"``, ``"inertial"``;
+    stored under its name). ``apply_to`` chooses which requests each steered condition generates
+    with its steerers attached; everything else it copies from the base episodes:
 
-    - ``"probes"``: only the ``global_fb`` map probes. Probes never feed back into exploration, so
-      the stored transcripts serve every condition and the comparison is exactly paired.
-    - ``"fb_phase"``: only the false-belief phase's turns. Each episode's exploration is replayed
-      from its stored transcript, the model plays the phase again (steered), and the probes of the
-      new transcript are asked unsteered.
-    - ``"all"``: the replayed phase's turns and the probes.
+    - ``"probes"``: the false-belief map probes (the last exploration map and a map after each
+      probed phase turn). The exploration and the phase's turns are the base episode's, so every
+      condition answers the same prompts and the comparison is exactly paired.
+    - ``"fb_phase"``: the false-belief phase's turns; the exploration is the base episode's and the
+      maps are asked unsteered.
+    - ``"all"``: every request: with ``player="model"`` the condition explores again, steered;
+      with a scripted player the exploration is the player's (nothing of it can be steered).
 
-    The exploration phase is never steered: every condition starts the false-belief phase from
-    the same stored exploration. With ``"fb_phase"`` and ``"all"`` the unsteered condition plays
-    the phase again too, so every condition went through the same steps. Each condition's answers
-    are scored with the false-belief metrics (inertia and correctness, position and orientation;
-    identification when the phase is played).
+    With a scripted player, ``unsteered`` is the model in the same role as each steered condition
+    (answering the maps, or playing the phase too), with no steerer.
 
-    A run is resumable: an episode whose ``episodes/<scene>/<condition>.json`` exists is read
-    back, not asked again.
+    Everything is stored under ``out`` in the layout of ``tos run`` (one agent folder per
+    condition, every request's result under its key as it arrives), with ``steering.json`` (the
+    settings and each condition's steerers), ``steering_summary.json`` and ``steering_summary.md``.
+    A rerun asks only what is missing or failed; a folder holding other settings, or another
+    steerer under a condition's name, is refused; new conditions may be added.
 
     Args:
-        episodes: played false-belief episodes (one per scene).
-        agent: a model agent on a local model (``make_model_agent("hf:PATH")``) without a
-            response cache; its ``client.local`` generates in batches, with steering hooks entered
-            around each batch.
-        conditions: name → ``(steerer, layer)`` or ``{layer: steerer}``; ``"unsteered"`` is added.
-        out: run folder: ``episodes/<scene>/<condition>.json`` (re-scorable false-belief records;
-            with a replayed phase also ``<condition>.transcript.json``, the replayed episode), ``steered_requests.json``
-            (requests generated with the steerer attached, summed over resumed runs),
-            ``summary.json`` and ``summary.md``.
+        agent: a model agent on a local model (``make_model_agent("hf:PATH")``) without a response
+            cache (steered requests would be answered from it).
+        scenes: the scenes, as ``tos run --scenes`` writes them (``0:8``, ``3,5,tos:run00``).
+        conditions: name → ``(steerer, layer)`` or ``{layer: steerer}``; ``unsteered`` is added.
+        out: the run folder.
         apply_to: what is steered (above).
-        in_flight: requests in flight (the local model batches them).
-        seed: seed of the bootstrap.
-        env_kwargs: settings of the false-belief env of the stored run (``max_exp_steps``,
-            ``max_false_belief_steps``...), for the replay.
+        player: who plays the base episodes: ``model``, ``updating`` or ``inertial``.
+        max_exp_steps, max_false_belief_steps, think: the episodes' budgets and thinking setting.
+        in_flight: episodes and requests in flight (the local model batches them).
+        seed: seed of the bootstrap intervals.
+        progress: the display to update; ``None`` shows nothing.
 
     Returns:
-        The summary: per condition the pooled false-belief figures and the number of steered
-        requests, and per steered condition the paired differences from unsteered per metric (mean
-        over scenes, 95 % bootstrap interval).
+        The summary: per condition the pooled false-belief figures, failed requests and the number
+        of requests steered, and per steered condition the paired differences from unsteered per
+        metric (mean over scenes, 95 % bootstrap interval).
 
     Raises:
-        ValueError: for another ``apply_to``, a condition named ``"unsteered"``, an agent without
-            a local model, or one with a response cache (steered replies would come from it).
+        ValueError: for another ``apply_to`` or ``player``, a condition named ``unsteered`` or after
+            the player, an agent without a local model or with a response cache, or a run folder of
+            another experiment.
     """
+    from theory_of_space import __version__
+    from theory_of_space.runner.pipeline import run_experiment
+
     if apply_to not in APPLY_TO:
         raise ValueError(f"`apply_to`: expected one of {APPLY_TO}, got {apply_to!r}")
-    local = getattr(getattr(agent, "client", None), "local", None)
-    if local is None:
+    if player not in PLAYERS:
+        raise ValueError(f"`player`: expected one of {PLAYERS}, got {player!r}")
+    if getattr(getattr(agent, "client", None), "local", None) is None:
         raise ValueError("`agent`: expected a model agent on a local model (make_model_agent('hf:PATH'))")
     if getattr(agent, "cache", None) is not None:
         raise ValueError("`agent`: has a response cache, which would answer steered requests with stored replies")
-    if UNSTEERED in conditions:
-        raise ValueError(f"`conditions`: {UNSTEERED!r} is added by the experiment; rename that condition")
-    root = Path(out)
-    all_conditions: dict[str, Any] = {UNSTEERED: None, **conditions}
-    per_scene: dict[str, dict[str, dict[str, Any]]] = {}
-    summary: dict[str, Any] = {"apply_to": apply_to, "conditions": {}, "paired": {}, "steered_requests": {}}
-    counts_file = root / "steered_requests.json"
-    counts = json.loads(counts_file.read_text()) if counts_file.is_file() else {}
-    for name, condition in all_conditions.items():
-        counter = _Counter(_wrapper(condition), int(counts.get(name, 0)))
-        steer_phase = counter if apply_to in ("fb_phase", "all") and condition is not None else None
-        steer_probes = counter if apply_to in ("probes", "all") and condition is not None else None
-        folders = {e.scene.scene_id: root / "episodes" / e.scene.scene_id for e in episodes}
-        records: dict[str, FalseBeliefRecord] = {}
-        todo = []
-        for episode in episodes:
-            path = folders[episode.scene.scene_id] / f"{name}.json"
-            if path.is_file():
-                records[episode.scene.scene_id] = FalseBeliefRecord.from_dict(json.loads(path.read_text()))
-            else:
-                todo.append(episode)
-        if apply_to != "probes" and todo:
-            with _wrapped(local, steer_phase):
-                todo = _parallel(
-                    partial(_replay, agent=agent, folders=folders, name=name, env_kwargs=env_kwargs), todo, in_flight
-                )
-        with _wrapped(local, steer_probes):
-            for episode in todo:
-                record = run_false_belief_probes(episode, agent, in_flight=in_flight)
-                folder = folders[episode.scene.scene_id]
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / f"{name}.json").write_text(json.dumps(record.to_dict()) + "\n")
-                records[episode.scene.scene_id] = record
-        samples = []
-        for scene_id, record in sorted(records.items()):
-            scores = record.score()
-            per_scene.setdefault(scene_id, {})[name] = scores
-            samples.append({"identification": record.identification, "probes": scores})
-        summary["conditions"][name] = summarise_false_belief(samples)
-        summary["steered_requests"][name] = counts[name] = counter.calls
-        root.mkdir(parents=True, exist_ok=True)
-        counts_file.write_text(json.dumps(counts) + "\n")
-    scenes = sorted(per_scene)
     for name in conditions:
+        if name in (UNSTEERED, player):
+            raise ValueError(f"`conditions`: {name!r} is a name the experiment uses itself; rename that condition")
+        if safe_name(name) != name:
+            raise ValueError(f"`conditions`: {name!r} is not a folder name (use letters, digits, '.', '_' and '-')")
+    root = Path(out)
+    config = agent.config
+    settings = {
+        "model": config.model,
+        "max_tokens": config.max_tokens,
+        "temperature": config.temperature,
+        "apply_to": apply_to,
+        "player": player,
+        "package_version": __version__,
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    _check_steering_file(root, settings, {name: _describe(c) for name, c in conditions.items()})
+    steered = {name: steered_agent(agent, _layers(c)) for name, c in conditions.items()}
+
+    def roles(label: str, meter: Meter) -> AgentRoles:
+        if label == player:
+            return build_roles(player, meter=meter)
+        plain = MeteredAgent(agent, meter)
+        if label == UNSTEERED:
+            return AgentRoles(spec=label, meter=meter, model=plain)
+        copy: Agent = MeteredAgent(steered[label], meter)
+        if apply_to == "probes":
+            return AgentRoles(spec=label, meter=meter, model=plain, map_writer=copy)
+        if apply_to == "fb_phase":
+            return AgentRoles(spec=label, meter=meter, model=plain, phase_player=copy)
+        return AgentRoles(spec=label, meter=meter, model=copy)
+
+    base = UNSTEERED if player == "model" else player
+    others = [name for name in (UNSTEERED, *conditions) if name != base]
+    experiment = Experiment(
+        agents=(base,),
+        scenes=scenes,
+        phases=("explore", "false_belief"),
+        out=str(root),
+        think=think,
+        max_exp_steps=max_exp_steps,
+        max_false_belief_steps=max_false_belief_steps,
+        in_flight=in_flight,
+    )
+    outcomes = [run_experiment(experiment, progress=progress, make_roles=roles)]
+    for label in others:
+        steered_explores = apply_to == "all" and player == "model" and label != UNSTEERED
+        _seed_condition(root, base, label, apply_to, steered_explores)
+    if others:
+        outcomes.append(run_experiment(replace(experiment, agents=tuple(others)), progress=progress, make_roles=roles))
+    summary = summarise_inertia_run(root, seed=seed)
+    summary["errors"] = [error for outcome in outcomes for error in outcome.errors]
+    write_json(root / SUMMARY_FILE, summary)
+    (root / SUMMARY_MD_FILE).write_text(_markdown(summary))
+    return summary
+
+
+def _steered_keys(phase: str, key: str, apply_to: str, steered_explores: bool) -> bool:
+    """Whether a condition's stored result under ``key`` was generated with its steerers attached."""
+    if phase == "explore":
+        return steered_explores
+    is_turn = key.startswith("false_belief/t")
+    return apply_to == "all" or (is_turn if apply_to == "fb_phase" else not is_turn)
+
+
+def summarise_inertia_run(root: str | Path, *, seed: int = 0) -> dict[str, Any]:
+    """The experiment's figures, read from a stored run folder (so a stored run re-scores offline).
+
+    Per condition: the pooled false-belief figures, failed requests, the requests generated with
+    steering attached; per steered condition: paired differences from ``unsteered`` over the scenes
+    both finished.
+    """
+    root = Path(root)
+    stored = json.loads((root / STEERING_FILE).read_text())
+    apply_to, player = stored["settings"]["apply_to"], stored["settings"]["player"]
+    per_scene: dict[str, dict[str, dict[str, Any]]] = {}
+    summary: dict[str, Any] = {"apply_to": apply_to, "player": player, "conditions": {}, "paired": {}}
+    labels = [UNSTEERED, *stored["conditions"]] if player == "model" else [player, UNSTEERED, *stored["conditions"]]
+    for label in labels:
+        samples, failed, steered = [], 0, 0
+        steered_explores = apply_to == "all" and player == "model" and label in stored["conditions"]
+        for folder in stored_episode_folders(root, label):
+            record = FalseBeliefRecord.from_dict(json.loads((folder / FALSE_BELIEF_RECORD_FILE).read_text()))
+            scores = record.score()
+            scene_id = json.loads((folder / "scene.json").read_text())["scene_id"]
+            per_scene.setdefault(scene_id, {})[label] = scores
+            samples.append({"identification": record.identification, "probes": scores})
+            store = EpisodeStore(folder, readonly=True)
+            for phase in ("explore", "false_belief"):
+                for key, result in store.results(phase).items():
+                    failed += bool(result.get("error"))
+                    steered += label in stored["conditions"] and _steered_keys(phase, key, apply_to, steered_explores)
+        summary["conditions"][label] = {
+            **summarise_false_belief(samples),
+            "failed_requests": failed,
+            "steered_requests": steered,
+        }
+    for name in stored["conditions"]:
+        scenes = sorted(s for s, by in per_scene.items() if name in by and UNSTEERED in by)
         summary["paired"][name] = {
             key: paired_differences(
                 scenes,
@@ -209,83 +431,7 @@ def run_inertia_experiment(
             )
             for key in PAIRED_METRICS
         }
-    (root / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    (root / "summary.md").write_text(_markdown(summary))
     return summary
-
-
-Wrapper = Callable[[Any], AbstractContextManager[Any]]
-
-
-class _Counter:
-    """A generation wrapper that counts the requests (batch rows) it steers; ``None`` steers nothing."""
-
-    def __init__(self, wrapper: Wrapper | None, calls: int = 0) -> None:
-        self.wrapper = wrapper
-        self.calls = calls
-
-    def __call__(self, call: Any) -> AbstractContextManager[Any]:
-        assert self.wrapper is not None
-        self.calls += int(call.inputs["input_ids"].shape[0])
-        return self.wrapper(call)
-
-
-def _wrapper(condition: Any) -> Wrapper | None:
-    from theory_of_space.steering.hooks import attach
-
-    if condition is None:
-        return None
-    if isinstance(condition, Mapping):
-        return lambda call, c=dict(condition): attach(call.model, c)
-    return lambda call, c=condition: attach(call.model, c[0], c[1])
-
-
-def _wrapped(local: Any, counter: _Counter | None) -> AbstractContextManager[Any]:
-    if counter is None or counter.wrapper is None:
-        return nullcontext()
-    return local.wrapped(counter)
-
-
-def _parallel(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
-    """``fn`` over ``items`` on threads (so a local model batches their requests), results in order."""
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
-        return list(pool.map(fn, items))
-
-
-def _replay(
-    episode: FalseBeliefEpisode,
-    *,
-    agent: Any,
-    folders: Mapping[str, Path],
-    name: str,
-    env_kwargs: Mapping[str, Any] | None,
-) -> FalseBeliefEpisode:
-    played, _ = replay_false_belief_phase(episode, agent, env_kwargs=env_kwargs)
-    folder = folders[episode.scene.scene_id]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.transcript.json").write_text(json.dumps(episode_to_dict(played), default=str) + "\n")
-    return played
-
-
-def stored_condition(
-    episodes: Sequence[FalseBeliefEpisode], out: str | Path, name: str = UNSTEERED
-) -> tuple[list[FalseBeliefEpisode], list[FalseBeliefRecord]]:
-    """One condition of a stored experiment: the episodes its probes saw and its records, in scene order.
-
-    The episodes are the replayed ones where the run replayed the phase, else ``episodes``.
-
-    Raises:
-        FileNotFoundError: naming the first missing record.
-    """
-    played, records = [], []
-    for episode in episodes:
-        folder = Path(out) / "episodes" / episode.scene.scene_id
-        record_file, transcript = folder / f"{name}.json", folder / f"{name}.transcript.json"
-        if not record_file.is_file():
-            raise FileNotFoundError(f"no stored record {record_file}")
-        records.append(FalseBeliefRecord.from_dict(json.loads(record_file.read_text())))
-        played.append(episode_from_dict(json.loads(transcript.read_text())) if transcript.is_file() else episode)
-    return played, records
 
 
 def _nan(value: float | None) -> float:
@@ -298,19 +444,25 @@ def _cell(value: Any) -> str:
 
 def _markdown(summary: Mapping[str, Any]) -> str:
     lines = [
-        f"# False-belief probes, steering applied to: {summary['apply_to']}",
+        f"# Belief inertia, steering applied to: {summary['apply_to']} (base episodes: {summary['player']})",
         "",
-        "| condition | inertia pos | inertia ori | correctness pos | correctness ori | invalid maps | steered requests"
-        " |",
-        "|---|---|---|---|---|---|---|",
+        "| condition | episodes | inertia pos | inertia ori | correctness pos | correctness ori | invalid maps "
+        "| failed requests | steered requests |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in summary["conditions"].items():
         cells = [_cell(s[k]) for k in PAIRED_METRICS]
-        lines.append(f"| {name} | {' | '.join(cells)} | {s['invalid_maps']} | {summary['steered_requests'][name]} |")
+        lines.append(
+            f"| {name} | {s['n_samples']} | {' | '.join(cells)} | {s['invalid_maps']} | {s['failed_requests']} "
+            f"| {s['steered_requests']} |"
+        )
     for name, paired in summary["paired"].items():
         lines += ["", f"{name} minus unsteered (mean over scenes, 95 % bootstrap interval):", ""]
         for key, d in paired.items():
             lines.append(
                 f"- {key}: {_cell(d['mean'])} [{_cell(d['low'])}, {_cell(d['high'])}] ({d['n_scenes']} scenes)"
             )
+    for error in summary.get("errors", []):
+        lines.append(f"\nepisode failed (rerun to retry it): {error}")
     return "\n".join([*lines, ""])
+

@@ -99,13 +99,17 @@ class _Plan:
     scenes: list[tuple[SceneRef, Scene]]
 
 
-def _prepare(experiment: Experiment) -> _Plan:
-    """Check the phases, agents and scenes; make the scenes (an error names the bad one)."""
+def _prepare(experiment: Experiment, *, custom_roles: bool = False) -> _Plan:
+    """Check the phases, agents and scenes; make the scenes (an error names the bad one).
+
+    With ``custom_roles`` the agents are labels whose roles the caller builds: they are not checked as specs.
+    """
     phases, functions = resolve_phases(experiment.phases)
     agents = experiment.agents or DEFAULT_AGENTS
-    for spec in agents:
-        check_agent_spec(spec, config_path=experiment.model_config)
-    if "false_belief" in experiment.phases and not any(
+    if not custom_roles:
+        for spec in agents:
+            check_agent_spec(spec, config_path=experiment.model_config)
+    if "false_belief" in experiment.phases and not custom_roles and not any(
         plays_false_belief(spec, is_model=not is_scripted(spec))
         for spec in agents
     ):
@@ -131,6 +135,7 @@ def run_experiment(
     batch: bool = False,
     executor: str = "local",
     address: str | None = None,
+    make_roles: Callable[[str, Meter], AgentRoles] | None = None,
 ) -> RunOutcome:
     """Run every (agent, scene, world, setting) episode through the experiment's phases.
 
@@ -142,6 +147,9 @@ def run_experiment(
             round per call (see :mod:`theory_of_space.runner.batch`).
         executor: ``local`` (threads in this process) or ``ray`` (one Ray task per episode, see
             :mod:`theory_of_space.runner.executors`); ``address``: the Ray cluster to join.
+        make_roles: builds the roles of each entry of ``experiment.agents``, then labels rather than
+            specs (the steering experiment's conditions: one model, steered in some roles); local
+            executor only.
 
     Raises:
         ValueError: bad input, named, before any request; or a run folder that is in use or holds
@@ -153,13 +161,18 @@ def run_experiment(
         raise ValueError("--batch runs in one process; use it without --executor ray")
     if executor == "ray" and experiment.max_cost is not None:
         raise ValueError("--max-cost is counted in one process; run without --executor ray to use it")
-    plan = _prepare(experiment)
+    if make_roles is not None and (executor != "local" or batch):
+        raise ValueError("`make_roles` runs in one process, without --batch")
+    plan = _prepare(experiment, custom_roles=make_roles is not None)
     meter = Meter(max_cost=experiment.max_cost)
     counters = RunCounters()
     root = Path(experiment.out)
     roles: dict[str, AgentRoles] = {}
     try:
         for spec in plan.agents:
+            if make_roles is not None:
+                roles[spec] = make_roles(spec, meter)
+                continue
             roles[spec] = build_roles(spec, meter=meter, query_enabled=experiment.query_enabled,
                                       config_path=experiment.model_config, make_model=make_model,
                                       overrides=dict(experiment.overrides) or None,

@@ -106,6 +106,10 @@ class AgentRoles:
     """Who answers questions and probes for a model when not the model itself (a provider batch)."""
     scripted_answerer: str = "belief"
     """Who answers the questions and writes the maps of a scripted explorer: ``belief`` or ``oracle``."""
+    phase_player: Agent | None = None
+    """Who plays a model's false-belief phase turns when not ``model`` (a steered copy of it)."""
+    map_writer: Agent | None = None
+    """Who writes a model's false-belief phase maps when not ``model`` (a steered copy of it)."""
 
     @property
     def is_model(self) -> bool:

@@ -71,6 +71,7 @@ class _Job:
     conversation: list[dict[str, Any]]
     settings: dict[str, Any]
     future: Future[Completion]
+    wrapper: GenerationWrapper | None = None
 
 
 class LocalModel:
@@ -183,12 +184,19 @@ class LocalModel:
         finally:
             self.wrap_generation = previous
 
-    def generate(self, conversation: list[dict[str, Any]], settings: dict[str, Any]) -> Completion:
+    def generate(
+        self,
+        conversation: list[dict[str, Any]],
+        settings: dict[str, Any],
+        wrapper: GenerationWrapper | None = None,
+    ) -> Completion:
         """Reply to one chat-template conversation; blocks until its batch is done.
 
         Args:
             conversation: Messages in the chat-template form (content parts with PIL images when multimodal).
             settings: ``max_new_tokens``, ``temperature``, ``top_p``, ``top_k``.
+            wrapper: A :data:`GenerationWrapper` for this request alone (a steerer): it is batched only with
+                requests that carry the same wrapper object, and entered inside the model-wide one.
 
         Raises:
             RuntimeError: The model was closed.
@@ -196,7 +204,7 @@ class LocalModel:
         """
         if self._closed:
             raise RuntimeError("the local model was closed")
-        job = _Job(conversation, settings, Future())
+        job = _Job(conversation, settings, Future(), wrapper)
         self._jobs.put(job)
         return job.future.result()
 
@@ -215,15 +223,16 @@ class LocalModel:
                     self._jobs.put(None)  # finish this batch, then stop
                     break
                 batch.append(job)
-            groups: dict[str, list[_Job]] = {}
+            groups: dict[tuple[str, int], list[_Job]] = {}
             for job in batch:
-                groups.setdefault(repr(sorted(job.settings.items())), []).append(job)
+                # a batch shares its sampling settings and its wrapper (steered and plain rows never mix)
+                groups.setdefault((repr(sorted(job.settings.items())), id(job.wrapper)), []).append(job)
             for jobs in groups.values():
                 self._run(jobs)
 
     def _run(self, jobs: list[_Job]) -> None:
         try:
-            completions = self._generate_batch([job.conversation for job in jobs], jobs[0].settings)
+            completions = self._generate_batch([job.conversation for job in jobs], jobs[0].settings, jobs[0].wrapper)
         except Exception as error:
             for job in jobs:
                 job.future.set_exception(error)
@@ -231,7 +240,12 @@ class LocalModel:
         for job, completion in zip(jobs, completions, strict=True):
             job.future.set_result(completion)
 
-    def _generate_batch(self, conversations: list[list[dict[str, Any]]], settings: dict[str, Any]) -> list[Completion]:
+    def _generate_batch(
+        self,
+        conversations: list[list[dict[str, Any]]],
+        settings: dict[str, Any],
+        request_wrapper: GenerationWrapper | None = None,
+    ) -> list[Completion]:
         torch = require("torch", extra="local")
         if self.multimodal:
             inputs = self.processor.apply_chat_template(
@@ -259,9 +273,11 @@ class LocalModel:
             for name in ("top_p", "top_k"):
                 if settings.get(name) is not None:
                     generate_kwargs[name] = settings[name]
-        wrapper = self.wrap_generation
-        context = wrapper(GenerationCall(self.model, inputs, settings)) if wrapper else contextlib.nullcontext()
-        with torch.inference_mode(), context:
+        call = GenerationCall(self.model, inputs, settings)
+        with torch.inference_mode(), contextlib.ExitStack() as stack:
+            for wrapper in (self.wrap_generation, request_wrapper):
+                if wrapper is not None:
+                    stack.enter_context(wrapper(call))
             output = self.model.generate(**inputs, **generate_kwargs)
         prompt_length = inputs["input_ids"].shape[1]
         new_tokens = output[:, prompt_length:].tolist()  # (B, T_new)
@@ -348,12 +364,15 @@ class HFLocalClient:
     Args:
         config: Token limit and sampling settings (``temperature`` 0 or ``None`` is greedy).
         local: The loaded model.
+        wrapper: Entered around the generation of every request of this client (a steerer; see
+            :meth:`LocalModel.generate`); other clients of the same model are not affected.
     """
 
-    def __init__(self, config: ModelConfig, local: LocalModel) -> None:
+    def __init__(self, config: ModelConfig, local: LocalModel, wrapper: GenerationWrapper | None = None) -> None:
         self.config = config
         self.model = config.model
         self.local = local
+        self.wrapper = wrapper
 
     def build_request(self, messages: Sequence[Message]) -> dict[str, Any]:
         """The request in JSON form: the messages with image digests in place of pixels, and the settings."""
@@ -376,7 +395,7 @@ class HFLocalClient:
 
     def complete(self, request: dict[str, Any], messages: Sequence[Message] = ()) -> Completion:
         """Generate a reply for ``messages`` (the images come from there) with the request's settings."""
-        return self.local.generate(self._conversation(messages), request["settings"])
+        return self.local.generate(self._conversation(messages), request["settings"], self.wrapper)
 
     def _conversation(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
         if not self.local.multimodal:
