@@ -69,6 +69,38 @@ def test_batched_generation_matches_one_at_a_time(tiny_lm_path: Path) -> None:
     assert together == alone
 
 
+def test_a_client_wrapper_acts_on_its_own_requests_only(tiny_lm_path: Path) -> None:
+    from theory_of_space.agents.clients.hf_local import HFLocalClient
+    from theory_of_space.agents.model_agent import ModelAgent
+
+    overrides = {"max_tokens": 6, "device": "cpu", "temperature": 0, "batch_size": 8, "batch_wait_s": 0.2}
+    plain = make_model_agent(f"hf:{tiny_lm_path}", overrides=overrides)
+    local = plain.client.local
+    batches: list[tuple[str, frozenset[int]]] = []  # (wrapper, the rows' prompt lengths: one per request)
+    lock = threading.Lock()
+
+    def marker(label: str) -> Any:
+        def wrap(call: Any) -> Any:
+            with lock:
+                batches.append((label, frozenset(call.inputs["attention_mask"].sum(dim=-1).tolist())))
+            return nullcontext()
+
+        return wrap
+
+    steered = ModelAgent(plain.config, HFLocalClient(plain.config, local, wrapper=marker("steered")))
+    conversations = [[Message("user", "look " * (i + 1) + "FINAL")] for i in range(8)]
+    jobs = [(steered if i % 2 else plain, c) for i, c in enumerate(conversations)]
+    with local.wrapped(marker("model")), ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda job: job[0].act(job[1]), jobs))
+    model_rows = [rows for label, rows in batches if label == "model"]
+    steered_rows = frozenset().union(*(rows for label, rows in batches if label == "steered"))
+    # The model-wide wrapper sees all eight requests, still batched; the client's only its own four, and
+    # a batch is all steered or all plain.
+    assert len(frozenset().union(*model_rows)) == 8 and max(len(rows) for rows in model_rows) > 1
+    assert len(steered_rows) == 4
+    assert all(rows <= steered_rows or rows.isdisjoint(steered_rows) for rows in model_rows)
+
+
 def test_a_tiny_vision_model_sees_images(tiny_vlm_path: Path) -> None:
     seen: list[Any] = []
 

@@ -86,38 +86,78 @@ def _tiny_local_model(folder):
     return folder
 
 
-def test_experiment_steers_only_the_probes_and_stores_rescorable_records(tmp_path):
+SCENES = "2,5"
+FAST = {"max_exp_steps": 3, "max_false_belief_steps": 3}
+OVERRIDES = {"max_tokens": 6, "device": "cpu", "temperature": 0, "batch_size": 4}
+
+
+def _caa():
     import torch
 
-    from theory_of_space.agents.model_agent import make_model_agent
-    from theory_of_space.probes.false_belief_requests import FalseBeliefRecord
-    from theory_of_space.runner.inertia import run_inertia_experiment
     from theory_of_space.steering import CAA
 
-    episodes = [_play(2)[1], _play(5)[1]]
-    path = _tiny_local_model(tmp_path / "model")
     g = torch.Generator().manual_seed(0)
-    caa = CAA(T=50.0).fit(torch.randn(8, 16, generator=g) + 2, torch.randn(8, 16, generator=g))
-    overrides = {"max_tokens": 6, "device": "cpu", "temperature": 0, "batch_size": 4}
-    with make_model_agent(f"hf:{path}", overrides=overrides) as agent:
-        summary = run_inertia_experiment(episodes, agent, {"caa": (caa, 1)}, tmp_path / "run", in_flight=4)
-    assert set(summary["conditions"]) == {"unsteered", "caa"}
+    return CAA(T=50.0).fit(torch.randn(8, 16, generator=g) + 2, torch.randn(8, 16, generator=g))
+
+
+def _results(folder, phase):
+    from theory_of_space.runner.store import EpisodeStore
+
+    return EpisodeStore(folder, readonly=True).results(phase)
+
+
+def test_experiment_steers_only_the_probes_and_is_a_run_that_rescore_and_report_read(tmp_path, capsys):
+    from theory_of_space.agents.model_agent import make_model_agent
+    from theory_of_space.cli import main
+    from theory_of_space.probes.false_belief_requests import FalseBeliefRecord
+    from theory_of_space.report.summary import load_runs, summarise
+    from theory_of_space.runner.inertia import run_inertia_experiment, stored_episode_folders
+
+    path = _tiny_local_model(tmp_path / "model")
+    run = tmp_path / "run"
+    caa = _caa()
+    with make_model_agent(f"hf:{path}", overrides=OVERRIDES) as agent:
+        summary = run_inertia_experiment(agent, SCENES, {"caa": (caa, 1)}, run, player="updating", in_flight=4, **FAST)
+        with pytest.raises(ValueError, match="`apply_to`: expected one of"):
+            run_inertia_experiment(agent, SCENES, {}, tmp_path / "x", apply_to="everything")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="'unsteered' is a name the experiment uses"):
+            run_inertia_experiment(agent, SCENES, {"unsteered": (caa, 1)}, tmp_path / "x")
+        with pytest.raises(ValueError, match="`player`: expected one of"):
+            run_inertia_experiment(agent, SCENES, {}, tmp_path / "x", player="scout")
+        with pytest.raises(ValueError, match="condition 'caa': stored"):
+            run_inertia_experiment(agent, SCENES, {"caa": (_caa(), 0)}, run, player="updating", **FAST)
+    with make_model_agent(f"hf:{path}", overrides={**OVERRIDES, "max_tokens": 7}) as agent:
+        with pytest.raises(ValueError, match="max_tokens: stored 6, now 7"):
+            run_inertia_experiment(agent, SCENES, {"caa": (caa, 1)}, run, player="updating", **FAST)
+    assert list(summary["conditions"]) == ["updating", "unsteered", "caa"]
     assert set(summary["paired"]["caa"]) == {"inertia_pos", "inertia_ori", "correctness_pos", "correctness_ori"}
-    replies = {}
-    for episode in episodes:
-        folder = tmp_path / "run" / "episodes" / episode.scene.scene_id
-        for name in ("unsteered", "caa"):
-            record = FalseBeliefRecord.from_dict(json.loads((folder / f"{name}.json").read_text()))
+    assert summary["paired"]["caa"]["inertia_ori"]["n_scenes"] <= 2
+    base = stored_episode_folders(run, "updating")
+    replies, probes = {}, 0
+    for name in ("unsteered", "caa"):
+        folders = stored_episode_folders(run, name)
+        assert [f.relative_to(run / name) for f in folders] == [f.relative_to(run / "updating") for f in base]
+        for folder, played in zip(folders, base, strict=True):
+            # The exploration and the phase's turns are the player's; only the maps are the model's.
+            assert _results(folder, "explore") == _results(played, "explore")
+            turns = {k: v for k, v in _results(played, "false_belief").items() if k.startswith("false_belief/t")}
+            assert {k: v for k, v in _results(folder, "false_belief").items() if k in turns} == turns
+            record = FalseBeliefRecord.from_dict(json.loads((folder / "false_belief_record.json").read_text()))
+            assert record.answerer == name
             assert record.score()["invalid_maps"] >= 1  # a random model writes no maps; scored as invalid
-            replies[(episode.scene.scene_id, name)] = [a.reply for a in record.answers.values()]
-            assert len(record.answers) == 1 + len(episode.turns)  # exploration map + one per probed turn
-    changed = sum(replies[(s, "caa")] != replies[(s, "unsteered")] for s, _ in replies)
-    assert changed >= 1  # steering reached the probe answers
-    assert (tmp_path / "run" / "summary.md").read_text().startswith("# False-belief probes")
-    with pytest.raises(ValueError, match="`apply_to`: expected one of"):
-        run_inertia_experiment(episodes, agent, {}, tmp_path / "x", apply_to="everything")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="`conditions`: 'unsteered' is added"):
-        run_inertia_experiment(episodes, agent, {"unsteered": (caa, 1)}, tmp_path / "x")
+            replies[(folder.relative_to(run / name), name)] = [a.reply for a in record.answers.values()]
+            probes += len(record.answers) if name == "caa" else 0
+    assert sum(replies[(f, "caa")] != replies[(f, "unsteered")] for f, _ in replies) >= 1  # steering reached them
+    assert summary["conditions"]["caa"]["steered_requests"] == probes
+    assert summary["conditions"]["unsteered"]["steered_requests"] == 0
+    assert (run / "steering_summary.md").read_text().startswith("# Belief inertia, steering applied to: probes")
+    # A run like any other: re-scored offline and reported, one row per condition.
+    capsys.readouterr()
+    assert main(["rescore", str(run)]) == 0
+    table = capsys.readouterr().out
+    assert all(f"| {name} |" in table for name in ("updating", "unsteered", "caa"))
+    groups = summarise(load_runs([run]))["groups"]
+    assert {"updating | text | active", "unsteered | text | active", "caa | text | active"} <= set(groups)
 
 
 def _steered_prefills(model, layer: int) -> list[bool]:
@@ -134,73 +174,71 @@ def _steered_prefills(model, layer: int) -> list[bool]:
     return flags
 
 
-@pytest.mark.parametrize("apply_to", ["fb_phase", "all"])
-def test_experiment_steers_exactly_the_requested_requests(tmp_path, apply_to):
-    import torch
-
+@pytest.mark.parametrize(("apply_to", "player"), [("fb_phase", "updating"), ("all", "updating"), ("all", "model")])
+def test_experiment_steers_exactly_the_requested_requests(tmp_path, apply_to, player):
     from theory_of_space.agents.model_agent import make_model_agent
-    from theory_of_space.probes.false_belief_requests import FalseBeliefRecord
-    from theory_of_space.runner.inertia import run_inertia_experiment
-    from theory_of_space.steering import CAA
+    from theory_of_space.runner.inertia import run_inertia_experiment, stored_episode_folders
 
-    episodes = [_play(2)[1], _play(5)[1]]
     path = _tiny_local_model(tmp_path / "model")
-    g = torch.Generator().manual_seed(0)
-    caa = CAA(T=50.0).fit(torch.randn(8, 16, generator=g) + 2, torch.randn(8, 16, generator=g))
-    overrides = {"max_tokens": 4, "device": "cpu", "temperature": 0, "batch_size": 1}
-    env_kwargs = {"max_false_belief_steps": 3}
     run = tmp_path / "run"
+    overrides = {**OVERRIDES, "max_tokens": 4, "batch_size": 1}
     with make_model_agent(f"hf:{path}", overrides=overrides) as agent:
         flags = _steered_prefills(agent.client.local.model, 1)
         summary = run_inertia_experiment(
-            episodes, agent, {"caa": (caa, 1)}, run, apply_to=apply_to, in_flight=2, env_kwargs=env_kwargs
+            agent, SCENES, {"caa": (_caa(), 1)}, run, apply_to=apply_to, player=player, in_flight=2, **FAST
         )
         asked = len(flags)
-        # Resumable: a second run reads every stored episode back and asks nothing.
+        # Resumable: a second run reads every stored result back and asks nothing.
         again = run_inertia_experiment(
-            episodes, agent, {"caa": (caa, 1)}, run, apply_to=apply_to, in_flight=2, env_kwargs=env_kwargs
+            agent, SCENES, {"caa": (_caa(), 1)}, run, apply_to=apply_to, player=player, in_flight=2, **FAST
         )
         assert len(flags) == asked and again["conditions"] == summary["conditions"]
-    phase_requests = {"unsteered": 0, "caa": 0}
-    probe_requests = {"unsteered": 0, "caa": 0}
+    sent = {"unsteered": 0, "caa": 0}
+    steered = 0
     answers = {}
-    for episode in episodes:
-        n_exploration = sum(m.role == "assistant" for m in episode.exploration_messages)
-        folder = run / "episodes" / episode.scene.scene_id
-        for name in ("unsteered", "caa"):
-            transcript = json.loads((folder / f"{name}.transcript.json").read_text())["messages"]
-            replies = [m for m in transcript if m["role"] == "assistant"]
-            stored = [m for m in episode.exploration_messages if m.role == "assistant"]
-            assert [m["content"] for m in replies[:n_exploration]] == [m.content for m in stored]
-            phase_requests[name] += len(replies) - n_exploration
-            record = FalseBeliefRecord.from_dict(json.loads((folder / f"{name}.json").read_text()))
-            probe_requests[name] += len(record.requests)
-            global_key = next(r["key"] for r in record.requests if r["kind"] == "global")
-            answers[(episode.scene.scene_id, name)] = record.answers[global_key].reply
-    assert phase_requests["caa"] > 0
-    # Every model request was a phase turn or a probe; steered exactly where asked.
-    assert len(flags) == sum(phase_requests.values()) + sum(probe_requests.values())
-    expected = phase_requests["caa"] + (probe_requests["caa"] if apply_to == "all" else 0)
-    assert sum(flags) == expected
-    assert summary["steered_requests"] == {"unsteered": 0, "caa": expected}
+    for name in sent:
+        for folder in stored_episode_folders(run, name):
+            phase = _results(folder, "false_belief")
+            turns = sum(k.startswith("false_belief/t") for k in phase)
+            explored = len(_results(folder, "explore")) if player == "model" else 0  # else copied
+            assert turns > 0
+            sent[name] += explored + len(phase)
+            if name == "caa":
+                steered += explored + len(phase) if apply_to == "all" else turns
+            exploration_map = [v["reply"] for k, v in phase.items() if k.startswith("probe/")]
+            answers[(folder.relative_to(run / name), name)] = exploration_map
+    # Every model request was an exploration turn, a phase turn or a probe; steered exactly where asked.
+    assert len(flags) == sum(sent.values())
+    assert sum(flags) == steered == summary["conditions"]["caa"]["steered_requests"]
     # The exploration-map probe has the same prompt in both conditions: equal answers unless probes are steered.
-    for episode in episodes:
-        same = answers[(episode.scene.scene_id, "unsteered")] == answers[(episode.scene.scene_id, "caa")]
-        assert same == (apply_to == "fb_phase")
+    if player == "updating":
+        for key, name in answers:
+            if name == "caa":
+                assert (answers[(key, "caa")] == answers[(key, "unsteered")]) == (apply_to == "fb_phase")
 
 
-def test_replay_reproduces_the_exploration_or_refuses(tmp_path):
-    from theory_of_space.runner.replay import episode_from_dict, episode_to_dict, replay_false_belief_phase
+def test_a_stored_false_belief_episode_reads_back_as_played(tmp_path):
+    from theory_of_space.probes.false_belief_requests import build_false_belief_requests
+    from theory_of_space.runner.experiment import Experiment
+    from theory_of_space.runner.inertia import read_stored_episode, run_false_belief_steps, stored_episode_folders
+    from theory_of_space.runner.pipeline import run_experiment
+    from theory_of_space.runner.store import EpisodeStore
 
-    _, episode = _play(2)
-    assert episode_from_dict(json.loads(json.dumps(episode_to_dict(episode)))) == episode
-    player = FalseBeliefAgent("updating", episode.scene, episode.changed, episode.changes)
-    again, asked = replay_false_belief_phase(episode, player)
-    assert again.messages == episode.messages and asked == sum(
-        m.role == "assistant" for m in episode.messages[len(episode.exploration_messages) :]
-    )
-    with pytest.raises(ValueError, match="did not reproduce its transcript"):
-        replay_false_belief_phase(episode, player, env_kwargs={"max_exp_steps": 2})
+    run = tmp_path / "run"
+    experiment = Experiment(agents=("updating",), scenes="2", phases=("explore", "false_belief"), out=str(run))
+    assert run_experiment(experiment).done == 1
+    (folder,) = stored_episode_folders(run)
+    episode, record = read_stored_episode(folder, run_false_belief_steps(run))
+    assert episode.first_seen == record.first_seen and episode.changes == record.changes
+    assert [r.key for r in build_false_belief_requests(episode)] == [r["key"] for r in record.requests]
+    pairs = build_inertia_pairs(run)
+    assert pairs and pairs == pairs_from_episodes([inertia_episode(episode, seed=2)])
+    assert {p.object for p in pairs} <= {c.name for c in episode.changes}
+    store = EpisodeStore(folder)
+    last = max(k for k in store.results("false_belief") if k.startswith("false_belief/t"))
+    store.drop("false_belief", [last])
+    with pytest.raises(ValueError, match="stored turns end before the false-belief episode does"):
+        read_stored_episode(folder, run_false_belief_steps(run))
 
 
 def test_experiment_refuses_an_agent_with_a_response_cache(tmp_path):
@@ -210,4 +248,4 @@ def test_experiment_refuses_an_agent_with_a_response_cache(tmp_path):
     path = _tiny_local_model(tmp_path / "model")
     overrides = {"device": "cpu", "cache_dir": str(tmp_path / "cache")}
     with make_model_agent(f"hf:{path}", overrides=overrides) as agent, pytest.raises(ValueError, match="cache"):
-        run_inertia_experiment([_play(2)[1]], agent, {}, tmp_path / "run")
+        run_inertia_experiment(agent, SCENES, {}, tmp_path / "run")

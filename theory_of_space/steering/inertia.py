@@ -308,7 +308,8 @@ def pairs_from_episodes(
 
 
 def build_inertia_pairs(runs: str | Path | Sequence[InertiaEpisode], **options: Any) -> list[InertiaPair]:
-    """Pairs from an episodes file (or a folder holding ``inertia_episodes.jsonl``) or from episodes.
+    """Pairs from a run folder of ``tos run`` with the false-belief phase (every finished false-belief
+    episode in it), an episodes file (or a folder holding ``inertia_episodes.jsonl``) or episodes.
 
     ``options`` are those of :func:`pairs_from_episodes`.
 
@@ -317,7 +318,12 @@ def build_inertia_pairs(runs: str | Path | Sequence[InertiaEpisode], **options: 
     """
     if isinstance(runs, str | Path):
         source = Path(runs)
-        episodes = read_episodes(source / "inertia_episodes.jsonl" if source.is_dir() else source)
+        if (source / "run.json").is_file():
+            from theory_of_space.runner.inertia import read_run_inertia_episodes
+
+            episodes = read_run_inertia_episodes(source)
+        else:
+            episodes = read_episodes(source / "inertia_episodes.jsonl" if source.is_dir() else source)
     else:
         episodes = list(runs)
     return pairs_from_episodes(episodes, **options)

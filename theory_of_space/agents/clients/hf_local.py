@@ -5,9 +5,11 @@ concurrent episodes that arrive within ``batch_wait_s`` of each other, and share
 are generated together (left-padded). :class:`HFLocalClient` is the per-agent view on a shared
 :class:`LocalModel` that the agent protocol talks to.
 
-The steering backend wraps generation through :attr:`LocalModel.wrap_generation`: a callable that receives
-a :class:`GenerationCall` (model and batch inputs) and returns a context manager entered around
-``model.generate``, e.g. one that registers and removes forward hooks.
+Steering wraps generation: a :data:`GenerationWrapper` receives a :class:`GenerationCall` (model and batch
+inputs) and returns a context manager entered around ``model.generate``, e.g. one that registers and
+removes forward hooks. A wrapper set on the :class:`LocalModel` (:meth:`LocalModel.wrapped`) acts on every
+request; one given to an :class:`HFLocalClient` acts on that client's requests only, which are then never
+batched with another client's, so steered and unsteered agents can share one copy of the weights.
 """
 
 from __future__ import annotations
