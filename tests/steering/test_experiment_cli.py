@@ -1,4 +1,4 @@
-"""``tos steer experiment`` end to end on a tiny random model saved to disk."""
+"""``tos steer eval`` end to end on a tiny random model saved to disk."""
 
 from __future__ import annotations
 
@@ -42,37 +42,40 @@ def saved(tmp_path_factory):
     return root
 
 
-def test_experiment_command_writes_the_run_and_resumes(saved, tmp_path, capsys):
+def test_eval_command_writes_a_run_and_resumes(saved, tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["steer", "experiment", "--model", str(saved / "model"), "--steerer", str(saved / "caa-L1")]
-    argv += ["--seeds", "2,5", "--player", "updating", "--apply-to", "fb_phase", "--max-false-belief-steps", "2"]
-    argv += ["--max-new-tokens", "3", "--device", "cpu", "--batch-size", "4", "--out", str(out)]
-    argv += ["--readout-layers", "0,1"]
+    argv = ["steer", "eval", "--model", str(saved / "model"), "--steerer", str(saved / "caa-L1")]
+    argv += ["--scenes", "2,5", "--player", "updating", "--apply-to", "fb_phase", "--max-false-belief-steps", "2"]
+    argv += ["--max-steps", "4", "--max-new-tokens", "3", "--device", "cpu", "--batch-size", "4", "--quiet"]
+    argv += ["--out", str(out), "--readout-layers", "0,1"]
     assert _run(argv) == 0
     printed = capsys.readouterr().out
-    assert "# False-belief probes, steering applied to: fb_phase" in printed and "layer 1: position exact" in printed
+    assert "# Belief inertia, steering applied to: fb_phase (base episodes: updating)" in printed
+    assert "layer 1: position exact" in printed and f"tos report {out}" in printed
     readout = json.loads((out / "readout" / "map_readout.json").read_text())
     assert set(readout["layers"]) == {"0", "1"} and readout["n_rows"] > 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["conditions"]) == {"unsteered", "caa-L1"} and summary["steered_requests"]["caa-L1"] > 0
-    assert sorted(p.name for p in (out / "base").iterdir()) == ["seed2.json", "seed5.json"]
-    stored = sorted(out.glob("episodes/*/*.json"))
-    assert len(stored) == 2 * 2 * 2  # scenes x conditions x (record, transcript)
+    summary = json.loads((out / "steering_summary.json").read_text())
+    assert list(summary["conditions"]) == ["updating", "unsteered", "caa-L1"]
+    assert summary["conditions"]["caa-L1"]["steered_requests"] > 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["caa-L1", "readout", "unsteered", "updating"]
+    stored = sorted(out.rglob("*.jsonl"))
+    assert len(stored) == 3 * 2 * 2  # conditions x scenes x (explore, false_belief)
     stamps = [p.stat().st_mtime_ns for p in stored]
 
     assert _run(argv) == 0  # resumed: nothing asked again, nothing rewritten
     assert [p.stat().st_mtime_ns for p in stored] == stamps
-    assert json.loads((out / "summary.json").read_text()) == summary
+    again = json.loads((out / "steering_summary.json").read_text())
+    assert again == summary
 
-    with pytest.raises(ValueError, match=re.escape("holds a run with other settings (apply_to)")):
+    with pytest.raises(ValueError, match=re.escape("apply_to: stored 'fb_phase', now 'all'")):
         _run([*argv[: argv.index("fb_phase")], "all", *argv[argv.index("fb_phase") + 1 :]])
 
 
-def test_seeds_and_bad_input():
-    assert parse_ints("0:3") == [0, 1, 2] and parse_ints("4,1") == [4, 1]
-    with pytest.raises(ValueError, match="`--seeds`: expected START:STOP"):
-        parse_ints("a:b")
+def test_bad_input():
+    assert parse_ints("0:3", "--layers") == [0, 1, 2] and parse_ints("4,1", "--layers") == [4, 1]
+    with pytest.raises(ValueError, match="`--readout-layers`: expected START:STOP"):
+        parse_ints("a:b", "--readout-layers")
     with pytest.raises(ValueError, match="`--readout-layers`: no integer"):
         parse_ints(",", "--readout-layers")
     with pytest.raises(FileNotFoundError, match="`--model`"):
-        _run(["steer", "experiment", "--model", "/nonexistent", "--steerer", "x", "--seeds", "0", "--out", "o"])
+        _run(["steer", "eval", "--model", "/nonexistent", "--steerer", "x", "--scenes", "0", "--out", "o"])

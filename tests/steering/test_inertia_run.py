@@ -76,7 +76,7 @@ def _run(argv: list[str]) -> int:
 
 
 @pytest.mark.slow
-def test_pairs_fit_sweep_and_eval_commands_write_their_files(tmp_path: Path, capsys):
+def test_pairs_fit_sweep_and_score_commands_write_their_files(tmp_path: Path, capsys):
     from transformers import AutoModelForCausalLM
 
     episodes = make_episodes(6, seed=1)
@@ -108,13 +108,13 @@ def test_pairs_fit_sweep_and_eval_commands_write_their_files(tmp_path: Path, cap
         _run([*sweep[:9], "caa,mimic", *sweep[10:]])
 
     scenes = sorted({e.scene for e in episodes})[:3]
-    ev = ["steer", "eval", *m, "--steerer", str(tmp_path / "repe"), "--pairs", str(pairs_file)]
-    ev += ["--scenes", ",".join(scenes), "--T", "5", "--max-new-tokens", "3", "--out", str(tmp_path / "eval")]
+    ev = ["steer", "score", *m, "--steerer", str(tmp_path / "repe"), "--pairs", str(pairs_file)]
+    ev += ["--scenes", ",".join(scenes), "--T", "5", "--max-new-tokens", "3", "--out", str(tmp_path / "score")]
     assert _run(ev) == 0
-    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "score" / "summary.json").read_text())
     assert summary["n_pairs"] == 6 and summary["steerer"]["T"] == 5.0
     assert set(summary["probe_steered"]) >= {"inertia_pos", "inertia_ori", "parse_valid"}
-    answers = [json.loads(line) for line in (tmp_path / "eval" / "answers.jsonl").read_text().splitlines()]
+    answers = [json.loads(line) for line in (tmp_path / "score" / "answers.jsonl").read_text().splitlines()]
     assert {a["scene"] for a in answers} == set(scenes) and "answer_steered" in answers[0]
     ro = ["steer", "readout", *m, "--pairs", str(pairs_file), "--layers", "1,2", "--no-generate"]
     assert _run([*ro, "--out", str(tmp_path / "ro")]) == 0

@@ -53,7 +53,12 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     fit.set_defaults(func=_fit)
 
     pairs = sub.add_parser("pairs", help="build belief-inertia contrastive pairs from false-belief episodes")
-    pairs.add_argument("--runs", required=True, help="episodes .jsonl file, or a folder holding inertia_episodes.jsonl")
+    pairs.add_argument(
+        "--runs",
+        required=True,
+        help="a run folder with the false_belief phase (tos run, tos steer eval), an episodes .jsonl file, "
+        "or a folder holding inertia_episodes.jsonl",
+    )
     pairs.add_argument("--out", required=True, help="folder to write pairs.jsonl")
     pairs.add_argument("--old-source", choices=("ground_truth", "model"), default="ground_truth")
     pairs.add_argument("--probe", choices=("object", "global_fb"), default="object")
@@ -75,7 +80,7 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--out", required=True, help="run folder")
     sweep.set_defaults(func=_sweep)
 
-    ev = sub.add_parser("eval", help="a saved steerer against the unsteered model on held-out pairs")
+    ev = sub.add_parser("score", help="a saved steerer against the unsteered model on held-out pairs")
     _common(ev)
     ev.add_argument("--steerer", required=True, help="directory written by `tos steer fit` or `sweep`")
     ev.add_argument("--pairs", required=True, help="pairs.jsonl")
@@ -86,7 +91,7 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--max-new-tokens", type=int, default=48)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", required=True, help="folder for answers.jsonl and the summary")
-    ev.set_defaults(func=_eval)
+    ev.set_defaults(func=_score)
 
     ro = sub.add_parser("readout", help="per-layer read-outs of object states next to the model's reports")
     _common(ro)
@@ -438,7 +443,7 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0 if summary else 1
 
 
-def _eval(args: argparse.Namespace) -> int:
+def _score(args: argparse.Namespace) -> int:
     from .inertia import read_pairs
     from .inertia_run import evaluate_steerer
     from .io import load_steerer
