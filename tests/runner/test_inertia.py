@@ -126,9 +126,9 @@ def test_experiment_steers_only_the_probes_and_is_a_run_that_rescore_and_report_
             run_inertia_experiment(agent, SCENES, {}, tmp_path / "x", player="scout")
         with pytest.raises(ValueError, match="condition 'caa': stored"):
             run_inertia_experiment(agent, SCENES, {"caa": (_caa(), 0)}, run, player="updating", **FAST)
-    with make_model_agent(f"hf:{path}", overrides={**OVERRIDES, "max_tokens": 7}) as agent:
-        with pytest.raises(ValueError, match="max_tokens: stored 6, now 7"):
-            run_inertia_experiment(agent, SCENES, {"caa": (caa, 1)}, run, player="updating", **FAST)
+    longer = {**OVERRIDES, "max_tokens": 7}
+    with make_model_agent(f"hf:{path}", overrides=longer) as agent, pytest.raises(ValueError, match="stored 6, now 7"):
+        run_inertia_experiment(agent, SCENES, {"caa": (caa, 1)}, run, player="updating", **FAST)
     assert list(summary["conditions"]) == ["updating", "unsteered", "caa"]
     assert set(summary["paired"]["caa"]) == {"inertia_pos", "inertia_ori", "correctness_pos", "correctness_ori"}
     assert summary["paired"]["caa"]["inertia_ori"]["n_scenes"] <= 2
