@@ -63,7 +63,10 @@ def _tiny_local_model(folder):
     from tokenizers.pre_tokenizers import WhitespaceSplit
     from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerFast
 
-    words = ["<pad>", "<s>", "</s>", "<unk>", "{", "}", "FINAL", "ANSWER:", "lamp", "[1,", "2]", "north", "look"]
+    words = ["<pad>", "<s>", "</s>", "<unk>", "{", "}", "FINAL", "ANSWER:", "lamp", "north", "look"]
+    # the words of a pair's completions, {"lamp": {"position": [3, -1], "facing": "north"}}, but the name
+    words += ['{"position":', '"facing":', *(f'"{f}"}}}}' for f in ("north", "east", "south", "west"))]
+    words += [w for v in range(-15, 16) for w in (f"[{v},", f"{v}]}}}}", f"{v}],")]
     core = Tokenizer(WordLevel(vocab={w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     core.pre_tokenizer = WhitespaceSplit()
     tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
@@ -88,6 +91,7 @@ def _tiny_local_model(folder):
 
 SCENES = "2,5"
 FAST = {"max_exp_steps": 3, "max_false_belief_steps": 3}
+PAIRED = {"max_exp_steps": 8, "max_false_belief_steps": 8}
 OVERRIDES = {"max_tokens": 6, "device": "cpu", "temperature": 0, "batch_size": 4}
 
 
@@ -111,13 +115,16 @@ def test_experiment_steers_only_the_probes_and_is_a_run_that_rescore_and_report_
     from theory_of_space.cli import main
     from theory_of_space.probes.false_belief_requests import FalseBeliefRecord
     from theory_of_space.report.summary import load_runs, summarise
-    from theory_of_space.runner.inertia import run_inertia_experiment, stored_episode_folders
+    from theory_of_space.runner.inertia import read_run_inertia_episodes, run_inertia_experiment, stored_episode_folders
+    from theory_of_space.steering.inertia_run import pair_margins
 
     path = _tiny_local_model(tmp_path / "model")
     run = tmp_path / "run"
     caa = _caa()
     with make_model_agent(f"hf:{path}", overrides=OVERRIDES) as agent:
-        summary = run_inertia_experiment(agent, SCENES, {"caa": (caa, 1)}, run, player="updating", in_flight=4, **FAST)
+        summary = run_inertia_experiment(
+            agent, SCENES, {"caa": (caa, 1)}, run, player="updating", in_flight=4, **PAIRED
+        )
         with pytest.raises(ValueError, match="`apply_to`: expected one of"):
             run_inertia_experiment(agent, SCENES, {}, tmp_path / "x", apply_to="everything")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="'unsteered' is a name the experiment uses"):
@@ -125,10 +132,10 @@ def test_experiment_steers_only_the_probes_and_is_a_run_that_rescore_and_report_
         with pytest.raises(ValueError, match="`player`: expected one of"):
             run_inertia_experiment(agent, SCENES, {}, tmp_path / "x", player="scout")
         with pytest.raises(ValueError, match="condition 'caa': stored"):
-            run_inertia_experiment(agent, SCENES, {"caa": (_caa(), 0)}, run, player="updating", **FAST)
+            run_inertia_experiment(agent, SCENES, {"caa": (_caa(), 0)}, run, player="updating", **PAIRED)
     longer = {**OVERRIDES, "max_tokens": 7}
     with make_model_agent(f"hf:{path}", overrides=longer) as agent, pytest.raises(ValueError, match="stored 6, now 7"):
-        run_inertia_experiment(agent, SCENES, {"caa": (caa, 1)}, run, player="updating", **FAST)
+        run_inertia_experiment(agent, SCENES, {"caa": (caa, 1)}, run, player="updating", **PAIRED)
     assert list(summary["conditions"]) == ["updating", "unsteered", "caa"]
     assert set(summary["paired"]["caa"]) == {"inertia_pos", "inertia_ori", "correctness_pos", "correctness_ori"}
     assert summary["paired"]["caa"]["inertia_ori"]["n_scenes"] <= 2
@@ -151,6 +158,22 @@ def test_experiment_steers_only_the_probes_and_is_a_run_that_rescore_and_report_
     assert summary["conditions"]["caa"]["steered_requests"] == probes
     assert summary["conditions"]["unsteered"]["steered_requests"] == 0
     assert (run / "steering_summary.md").read_text().startswith("# Belief inertia, steering applied to: probes")
+    # Decode rates of the requests each condition generated itself (the scripted player generated none).
+    rates = {name: c["tokens_per_s"] for name, c in summary["conditions"].items()}
+    assert rates["updating"] is None and rates["unsteered"] > 0 and rates["caa"] > 0
+    assert summary["conditions"]["caa"]["time_ratio"] == pytest.approx(rates["unsteered"] / rates["caa"])
+    # Margins and h on the pairs of the base episodes: the unsteered margin is the model's own.
+    pairs = summary["pairs"]
+    expected_pairs = pairs_from_episodes(read_run_inertia_episodes(run, "updating"))
+    assert pairs["n_pairs"] == len(expected_pairs) > 0
+    with make_model_agent(f"hf:{path}", overrides=OVERRIDES) as agent:
+        local = agent.client.local
+        plain = pair_margins(local.model, local.tokenizer, expected_pairs)
+        steered = pair_margins(local.model, local.tokenizer, expected_pairs, caa, 1)
+    assert pairs["unsteered"]["margin"] == pytest.approx(float(plain.mean()), rel=1e-5)
+    assert pairs["conditions"]["caa"]["margin"] == pytest.approx(float(steered.mean()), rel=1e-5)
+    assert pairs["conditions"]["caa"]["margin"] != pytest.approx(pairs["unsteered"]["margin"])
+    assert set(pairs["conditions"]["caa"]["h"]) == {"1"}
     # A run like any other: re-scored offline and reported, one row per condition.
     capsys.readouterr()
     assert main(["rescore", str(run)]) == 0
@@ -185,12 +208,14 @@ def test_experiment_steers_exactly_the_requested_requests(tmp_path, apply_to, pl
     with make_model_agent(f"hf:{path}", overrides=overrides) as agent:
         flags = _steered_prefills(agent.client.local.model, 1)
         summary = run_inertia_experiment(
-            agent, SCENES, {"caa": (_caa(), 1)}, run, apply_to=apply_to, player=player, in_flight=2, **FAST
+            agent, SCENES, {"caa": (_caa(), 1)}, run, apply_to=apply_to, player=player, in_flight=2,
+            pair_diagnostics=False, **FAST
         )
         asked = len(flags)
         # Resumable: a second run reads every stored result back and asks nothing.
         again = run_inertia_experiment(
-            agent, SCENES, {"caa": (_caa(), 1)}, run, apply_to=apply_to, player=player, in_flight=2, **FAST
+            agent, SCENES, {"caa": (_caa(), 1)}, run, apply_to=apply_to, player=player, in_flight=2,
+            pair_diagnostics=False, **FAST
         )
         assert len(flags) == asked and again["conditions"] == summary["conditions"]
     sent = {"unsteered": 0, "caa": 0}

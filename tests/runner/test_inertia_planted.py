@@ -38,9 +38,13 @@ def test_planted_inertia_falls_with_positive_theta_and_rises_with_negative(scene
     puppet, _, local, agent = _puppet_agent(scenes)
     conditions = {"plus": (planted_steerer(1, THETA), 0), "minus": (planted_steerer(-1, THETA), 0)}
     try:
-        summary = run_inertia_experiment(agent, SCENES, conditions, tmp_path, apply_to=apply_to, in_flight=4)
+        summary = run_inertia_experiment(
+            agent, SCENES, conditions, tmp_path, apply_to=apply_to, in_flight=4, pair_diagnostics=False
+        )
         asked = len(puppet.beliefs)
-        again = run_inertia_experiment(agent, SCENES, conditions, tmp_path, apply_to=apply_to, in_flight=4)
+        again = run_inertia_experiment(
+            agent, SCENES, conditions, tmp_path, apply_to=apply_to, in_flight=4, pair_diagnostics=False
+        )
     finally:
         local.close()
     assert len(puppet.beliefs) == asked, "a rerun of a finished experiment asks nothing"
@@ -81,7 +85,8 @@ def test_map_readout_finds_the_new_state_where_the_json_map_keeps_the_old(scenes
 
     puppet, tokenizer, local, agent = _puppet_agent(scenes)
     try:
-        run_inertia_experiment(agent, SCENES, {"minus": (planted_steerer(-1, THETA), 0)}, tmp_path, in_flight=4)
+        minus = {"minus": (planted_steerer(-1, THETA), 0)}
+        run_inertia_experiment(agent, SCENES, minus, tmp_path, in_flight=4, pair_diagnostics=False)
     finally:
         local.close()
     steps = run_false_belief_steps(tmp_path)

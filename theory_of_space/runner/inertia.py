@@ -50,6 +50,7 @@ PLAYERS = ("model", "updating", "inertial")
 UNSTEERED = "unsteered"
 PAIRED_METRICS = ("inertia_pos", "inertia_ori", "correctness_pos", "correctness_ori")
 STEERING_FILE = "steering.json"
+PAIRS_FILE = "steering_pairs.json"
 SUMMARY_FILE = "steering_summary.json"
 SUMMARY_MD_FILE = "steering_summary.md"
 
@@ -263,6 +264,7 @@ def run_inertia_experiment(
     think: bool = True,
     in_flight: int = 8,
     seed: int = 0,
+    pair_diagnostics: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """False-belief episodes answered by a local model unsteered and steered, stored as one benchmark run.
@@ -300,12 +302,17 @@ def run_inertia_experiment(
         max_exp_steps, max_false_belief_steps, think: the episodes' budgets and thinking setting.
         in_flight: episodes and requests in flight (the local model batches them).
         seed: seed of the bootstrap intervals.
+        pair_diagnostics: also build the contrastive pairs of the base episodes and report each
+            condition's preference margin and ``h`` before and after on them
+            (:func:`~theory_of_space.steering.inertia_run.condition_diagnostics`), written to
+            ``steering_pairs.json``.
         progress: the display to update; ``None`` shows nothing.
 
     Returns:
-        The summary: per condition the pooled false-belief figures, failed requests and the number
-        of requests steered, and per steered condition the paired differences from unsteered per
-        metric (mean over scenes, 95 % bootstrap interval).
+        The summary: per condition the pooled false-belief figures, failed requests, the number of
+        requests steered and the decode rate of the requests it generated, and per steered
+        condition the paired differences from unsteered per metric (mean over scenes, 95 %
+        bootstrap interval); with ``pair_diagnostics``, ``pairs``.
 
     Raises:
         ValueError: for another ``apply_to`` or ``player``, a condition named ``unsteered`` or after
@@ -373,11 +380,36 @@ def run_inertia_experiment(
         _seed_condition(root, base, label, apply_to, steered_explores)
     if others:
         outcomes.append(run_experiment(replace(experiment, agents=tuple(others)), progress=progress, make_roles=roles))
+    if pair_diagnostics and conditions:
+        _write_pair_diagnostics(root, agent, base, {name: _layers(c) for name, c in conditions.items()}, seed)
     summary = summarise_inertia_run(root, seed=seed)
     summary["errors"] = [error for outcome in outcomes for error in outcome.errors]
     write_json(root / SUMMARY_FILE, summary)
     (root / SUMMARY_MD_FILE).write_text(_markdown(summary))
     return summary
+
+
+def _write_pair_diagnostics(
+    root: Path, agent: Any, base: str, conditions: dict[str, dict[int, Any]], seed: int
+) -> None:
+    """Margins and ``h`` of every condition on the pairs of the base episodes, to ``steering_pairs.json``."""
+    from theory_of_space.steering.inertia import pairs_from_episodes
+    from theory_of_space.steering.inertia_run import condition_diagnostics
+
+    local = agent.client.local
+    pairs = pairs_from_episodes(read_run_inertia_episodes(root, base), seed=seed)
+    write_json(root / PAIRS_FILE, condition_diagnostics(local.model, local.tokenizer, pairs, conditions, seed=seed))
+
+
+def _generated(label: str, phase: str, key: str, stored: Mapping[str, Any]) -> bool:
+    """Whether a condition generated its stored result under ``key`` itself (not copied, not scripted)."""
+    apply_to, player = stored["settings"]["apply_to"], stored["settings"]["player"]
+    if label == player:
+        return False
+    if label == UNSTEERED and player == "model":
+        return True
+    steered_explores = apply_to == "all" and player == "model"
+    return not _copied(phase, key, apply_to, steered_explores)
 
 
 def _steered_keys(phase: str, key: str, apply_to: str, steered_explores: bool) -> bool:
@@ -402,7 +434,7 @@ def summarise_inertia_run(root: str | Path, *, seed: int = 0) -> dict[str, Any]:
     summary: dict[str, Any] = {"apply_to": apply_to, "player": player, "conditions": {}, "paired": {}}
     labels = [UNSTEERED, *stored["conditions"]] if player == "model" else [player, UNSTEERED, *stored["conditions"]]
     for label in labels:
-        samples, failed, steered = [], 0, 0
+        samples, failed, steered, tokens, seconds = [], 0, 0, 0, 0.0
         steered_explores = apply_to == "all" and player == "model" and label in stored["conditions"]
         for folder in stored_episode_folders(root, label):
             record = FalseBeliefRecord.from_dict(json.loads((folder / FALSE_BELIEF_RECORD_FILE).read_text()))
@@ -415,11 +447,22 @@ def summarise_inertia_run(root: str | Path, *, seed: int = 0) -> dict[str, Any]:
                 for key, result in store.results(phase).items():
                     failed += bool(result.get("error"))
                     steered += label in stored["conditions"] and _steered_keys(phase, key, apply_to, steered_explores)
+                    call = result.get("call") or {}
+                    if _generated(label, phase, key, stored) and not result.get("error"):
+                        tokens += int(call.get("output_tokens") or 0)
+                        seconds += float(call.get("latency_s") or 0.0)
         summary["conditions"][label] = {
             **summarise_false_belief(samples),
             "failed_requests": failed,
             "steered_requests": steered,
+            "tokens_per_s": tokens / seconds if seconds > 0 else None,
         }
+    rate = summary["conditions"].get(UNSTEERED, {}).get("tokens_per_s")
+    for label in stored["conditions"]:
+        own = summary["conditions"].get(label, {}).get("tokens_per_s")
+        summary["conditions"][label]["time_ratio"] = rate / own if rate and own else None
+    if (root / PAIRS_FILE).is_file():
+        summary["pairs"] = json.loads((root / PAIRS_FILE).read_text())
     for name in stored["conditions"]:
         scenes = sorted(s for s, by in per_scene.items() if name in by and UNSTEERED in by)
         summary["paired"][name] = {
@@ -447,14 +490,15 @@ def _markdown(summary: Mapping[str, Any]) -> str:
         f"# Belief inertia, steering applied to: {summary['apply_to']} (base episodes: {summary['player']})",
         "",
         "| condition | episodes | inertia pos | inertia ori | correctness pos | correctness ori | invalid maps "
-        "| failed requests | steered requests |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| failed requests | steered requests | decode tok/s | time / unsteered |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in summary["conditions"].items():
         cells = [_cell(s[k]) for k in PAIRED_METRICS]
+        rate = "–" if s["tokens_per_s"] is None else f"{s['tokens_per_s']:.1f}"
         lines.append(
             f"| {name} | {s['n_samples']} | {' | '.join(cells)} | {s['invalid_maps']} | {s['failed_requests']} "
-            f"| {s['steered_requests']} |"
+            f"| {s['steered_requests']} | {rate} | {_cell(s.get('time_ratio'))} |"
         )
     for name, paired in summary["paired"].items():
         lines += ["", f"{name} minus unsteered (mean over scenes, 95 % bootstrap interval):", ""]
@@ -462,7 +506,25 @@ def _markdown(summary: Mapping[str, Any]) -> str:
             lines.append(
                 f"- {key}: {_cell(d['mean'])} [{_cell(d['low'])}, {_cell(d['high'])}] ({d['n_scenes']} scenes)"
             )
+    pairs = summary.get("pairs")
+    if pairs and pairs["n_pairs"]:
+        base = pairs["unsteered"]
+        lines += [
+            "",
+            f"On the {pairs['n_pairs']} contrastive pairs of the base episodes (teacher-forced; h of a sketch "
+            "barrier fitted on the same pairs):",
+            "",
+            f"- unsteered: margin {_cell(base['margin'])}, "
+            f"forced-choice inertia {_cell(base['forced_choice_inertia'])}",
+        ]
+        for name, c in pairs["conditions"].items():
+            d = c["margin_delta"]
+            h = ", ".join(f"L{layer} {_cell(v['h_before'])} → {_cell(v['h_after'])}" for layer, v in c["h"].items())
+            lines.append(
+                f"- {name}: margin {_cell(c['margin'])} "
+                f"(Δ {_cell(d['mean'])} [{_cell(d['low'])}, {_cell(d['high'])}]), "
+                f"forced-choice inertia {_cell(c['forced_choice_inertia'])}, mean h {h}"
+            )
     for error in summary.get("errors", []):
         lines.append(f"\nepisode failed (rerun to retry it): {error}")
     return "\n".join([*lines, ""])
-

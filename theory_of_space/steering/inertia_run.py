@@ -229,6 +229,59 @@ def _h_stats(barrier: SketchBarrier, acts: torch.Tensor, steered: torch.Tensor) 
     }
 
 
+def condition_diagnostics(
+    model: nn.Module,
+    tokenizer: Any,
+    pairs: Sequence[InertiaPair],
+    conditions: Mapping[str, Mapping[int, Steerer]],
+    *,
+    n_components: int = 2000,
+    seed: int = 0,
+    batch_size: int = 16,
+    **collect_kwargs: Any,
+) -> dict[str, Any]:
+    """Preference margins and ``h`` before and after of steering conditions, on one set of pairs.
+
+    For each condition (``{layer: steerer}``, attached together): the mean teacher-forced margin and
+    forced-choice inertia, the paired margin difference from unsteered over scenes, and per steered
+    block ``h`` of a sketch barrier (the common yardstick) fitted on these same pairs at that block,
+    on the prompt-end activations before and after that block's steerer. The barrier is fitted in
+    sample, so ``h`` shows the direction of the change; the sweep gives held-out figures.
+
+    Returns:
+        ``{"n_pairs", "unsteered": {...}, "conditions": {name: {...}}}``; ``n_pairs`` 0 and no figures
+        when no pair fits the collection limit, and ``h`` empty with fewer than two pairs (too few to fit).
+    """
+    pairs = fitting_pairs(model, tokenizer, pairs, **collect_kwargs)
+    out: dict[str, Any] = {"n_pairs": len(pairs), "unsteered": {}, "conditions": {}}
+    if not pairs:
+        return out
+    layers = sorted({layer for steerers in conditions.values() for layer in steerers})
+    yardsticks: dict[int, SketchBarrier] = {}
+    prompt: dict[int, torch.Tensor] = {}
+    if len(pairs) > 1 and layers:
+        pos, neg = collect_pair_activations(model, tokenizer, pairs, layers, batch_size=batch_size, **collect_kwargs)
+        prompt = prompt_activations(model, tokenizer, pairs, layers, batch_size=batch_size, **collect_kwargs)
+        for layer in layers:
+            yardsticks[layer] = SketchBarrier(n_components=n_components, seed=seed).fit(pos[layer], neg[layer])
+    scenes = [p.scene for p in pairs]
+    base = pair_margins(model, tokenizer, pairs, batch_size=batch_size)
+    out["unsteered"] = {"margin": float(base.mean()), "forced_choice_inertia": float((base < 0).double().mean())}
+    for name, steerers in conditions.items():
+        margin = pair_margins(model, tokenizer, pairs, dict(steerers), batch_size=batch_size)
+        out["conditions"][name] = {
+            "margin": float(margin.mean()),
+            "forced_choice_inertia": float((margin < 0).double().mean()),
+            "margin_delta": paired_differences(scenes, margin.tolist(), base.tolist(), seed=seed),
+            "h": {
+                str(layer): _h_stats(yardsticks[layer], prompt[layer], steerer.steer(prompt[layer]))
+                for layer, steerer in sorted(steerers.items())
+                if layer in yardsticks
+            },
+        }
+    return out
+
+
 def _subset(pairs: Sequence[InertiaPair], scenes: set[str]) -> list[int]:
     return [i for i, p in enumerate(pairs) if p.scene in scenes]
 
