@@ -67,6 +67,15 @@ def test_eval_command_writes_a_run_and_resumes(saved, tmp_path, capsys):
     again = json.loads((out / "steering_summary.json").read_text())
     assert again == summary
 
+    # The same map read-out from the stored run folder, with tos steer readout --runs.
+    ro = ["steer", "readout", "--model", str(saved / "model"), "--runs", str(out), "--agent", "unsteered"]
+    ro += ["--layers", "0,1", "--device", "cpu", "--batch-size", "4", "--out", str(tmp_path / "ro")]
+    assert _run(ro) == 0
+    assert json.loads((tmp_path / "ro" / "map_readout.json").read_text()) == readout
+    assert "layer 0: position exact" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no finished false-belief episode of agent 'nobody'"):
+        _run([*ro[:-2], "--agent", "nobody", "--out", str(tmp_path / "ro2")])
+
     with pytest.raises(ValueError, match=re.escape("apply_to: stored 'fb_phase', now 'all'")):
         _run([*argv[: argv.index("fb_phase")], "all", *argv[argv.index("fb_phase") + 1 :]])
 

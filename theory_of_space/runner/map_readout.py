@@ -214,6 +214,45 @@ def map_readout_report(
     return report
 
 
+def run_map_readout(
+    model: Any, tokenizer: Any, run: str | Path, layers: Sequence[int], out: str | Path | None = None,
+    *, agent: str | None = None, **options: Any,
+) -> dict[str, Any]:
+    """:func:`map_readout_report` on the finished false-belief episodes of a stored run.
+
+    Args:
+        run: a run folder of ``tos run`` or ``tos steer eval``.
+        agent: read only this agent's (or condition's) episodes; every episode of the run when ``None``.
+        options: those of :func:`map_readout_report`.
+
+    Raises:
+        ValueError: when the run (or the agent) has no finished false-belief episode.
+    """
+    from theory_of_space.runner.inertia import read_stored_episode, run_false_belief_steps, stored_episode_folders
+
+    steps = run_false_belief_steps(run)
+    stored = [read_stored_episode(folder, steps) for folder in stored_episode_folders(run, agent)]
+    if not stored:
+        who = f" of agent {agent!r}" if agent else ""
+        raise ValueError(f"{run}: no finished false-belief episode{who} to read")
+    return map_readout_report(model, tokenizer, [e for e, _ in stored], [r for _, r in stored], layers, out, **options)
+
+
+def map_readout_lines(report: dict[str, Any]) -> list[str]:
+    """The report in a few lines: the JSON maps' accuracy, then each layer's read-out."""
+    json_acc = report["json"]
+    lines = [
+        f"map read-out on {report['n_rows']} objects at {report['n_probes']} probes:",
+        f"  JSON map: position exact {json_acc['position_exact']:.3f}, facing {json_acc['facing_accuracy']:.3f}",
+    ]
+    for layer, row in report["layers"].items():
+        line = f"  layer {layer}: position exact {row['position_exact']:.3f}, facing {row['facing_accuracy']:.3f}"
+        if "inertia_encoding" in row:
+            line += f", new state held on {row['inertia_encoding']['new']:.3f} of the objects the map keeps old"
+        lines.append(line)
+    return lines
+
+
 def _cell(position: tuple[float, float]) -> tuple[int, int]:
     return round(position[0]), round(position[1])
 

@@ -95,12 +95,15 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
 
     ro = sub.add_parser("readout", help="per-layer read-outs of object states next to the model's reports")
     _common(ro)
-    ro.add_argument("--pairs", required=True, help="pairs.jsonl")
+    source = ro.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pairs", help="pairs.jsonl: read each pair's changed object at its probe")
+    source.add_argument("--runs", help="a run folder: read every observed object at every false-belief probe")
+    ro.add_argument("--agent", help="with --runs: only this agent's (or condition's) episodes")
     ro.add_argument("--layers", required=True, help="blocks, e.g. 8:16 or 8,10,12")
     ro.add_argument("--no-generate", action="store_true", help="use the forced choice as the report")
     ro.add_argument("--alpha", type=float, default=1.0, help="ridge strength (default 1.0)")
     ro.add_argument("--max-new-tokens", type=int, default=48)
-    ro.add_argument("--out", required=True, help="folder for readout.json and readouts/L<layer>/")
+    ro.add_argument("--out", required=True, help="folder for readout.json (map_readout.json with --runs) and readouts/")
     ro.set_defaults(func=_readout)
 
     gen = sub.add_parser("generate", help="generate with a saved steerer and report h before and after")
@@ -396,14 +399,12 @@ def _floats_arg(text: str, field: str) -> list[float]:
 
 
 def _pairs(args: argparse.Namespace) -> int:
-    from .inertia import build_inertia_pairs, read_episodes, write_jsonl
+    from .inertia import build_inertia_pairs, read_inertia_episodes, write_jsonl
 
-    source = Path(args.runs)
-    if source.is_dir():
-        source = source / "inertia_episodes.jsonl"
-    if not source.is_file():
-        raise FileNotFoundError(f"`--runs`: no episodes file at {source}")
-    episodes = read_episodes(source)
+    try:
+        episodes = read_inertia_episodes(args.runs)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"`--runs`: {error}") from None
     pairs = build_inertia_pairs(
         episodes, old_source=args.old_source, probe=args.probe, paraphrase=args.paraphrase, seed=args.seed
     )
@@ -483,13 +484,24 @@ def _readout(args: argparse.Namespace) -> int:
     from .inertia import read_pairs
     from .inertia_run import readout_report
 
-    pairs = read_pairs(args.pairs)
     layers = _layers_arg(args.layers) or []
     if not layers:
         raise ValueError(f"`--layers`: no layers in {args.layers!r}")
+    if args.agent and not args.runs:
+        raise ValueError("`--agent` goes with --runs")
+    pairs = read_pairs(args.pairs) if args.pairs else []
     model, tokenizer = _load(args)
     for layer in layers:
         _check_layer(model, layer, args.layers_path)
+    if args.runs:
+        from theory_of_space.runner.map_readout import map_readout_lines, run_map_readout
+
+        maps = run_map_readout(
+            model, tokenizer, args.runs, layers, args.out, agent=args.agent, alpha=args.alpha,
+            batch_size=args.batch_size, layers_path=args.layers_path, template=args.template,
+        )
+        print("\n".join(map_readout_lines(maps)))
+        return 0
     report = readout_report(
         model,
         tokenizer,

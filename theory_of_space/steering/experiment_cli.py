@@ -110,13 +110,8 @@ def run_experiment_command(args: argparse.Namespace) -> int:
 
 def _readout(args: argparse.Namespace, local: Any, root: Path) -> None:
     """Map read-outs on the unsteered condition's probes, written to ``readout/``."""
-    from theory_of_space.runner.inertia import (
-        UNSTEERED,
-        read_stored_episode,
-        run_false_belief_steps,
-        stored_episode_folders,
-    )
-    from theory_of_space.runner.map_readout import map_readout_report
+    from theory_of_space.runner.inertia import UNSTEERED
+    from theory_of_space.runner.map_readout import map_readout_lines, run_map_readout
 
     from .hooks import resolve_layers
 
@@ -124,22 +119,17 @@ def _readout(args: argparse.Namespace, local: Any, root: Path) -> None:
     layers = parse_ints(args.readout_layers, "--readout-layers")
     if not all(0 <= i < n for i in layers):
         raise ValueError(f"`--readout-layers`: expected blocks in [0, {n - 1}] for this model, got {layers}")
-    steps = run_false_belief_steps(root)
-    stored = [read_stored_episode(folder, steps) for folder in stored_episode_folders(root, UNSTEERED)]
-    report = map_readout_report(
+    report = run_map_readout(
         local.model,
         local.tokenizer,
-        [episode for episode, _ in stored],
-        [record for _, record in stored],
+        root,
         layers,
         root / "readout",
+        agent=UNSTEERED,
         alpha=args.alpha,
         seed=args.seed,
         batch_size=args.batch_size,
         layers_path=args.layers_path,
+        template=args.template,
     )
-    json_acc = report["json"]
-    print(f"map read-out on {report['n_rows']} objects at {report['n_probes']} probes (unsteered):")
-    print(f"  JSON map: position exact {json_acc['position_exact']:.3f}, facing {json_acc['facing_accuracy']:.3f}")
-    for layer, row in report["layers"].items():
-        print(f"  layer {layer}: position exact {row['position_exact']:.3f}, facing {row['facing_accuracy']:.3f}")
+    print("\n".join(map_readout_lines(report)).replace("probes:", "probes (unsteered):", 1))

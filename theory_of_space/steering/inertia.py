@@ -308,25 +308,42 @@ def pairs_from_episodes(
 
 
 def build_inertia_pairs(runs: str | Path | Sequence[InertiaEpisode], **options: Any) -> list[InertiaPair]:
-    """Pairs from a run folder of ``tos run`` with the false-belief phase (every finished false-belief
-    episode in it), an episodes file (or a folder holding ``inertia_episodes.jsonl``) or episodes.
+    """Pairs from stored episodes (see :func:`read_inertia_episodes`) or from episodes.
 
     ``options`` are those of :func:`pairs_from_episodes`.
 
     Example:
         >>> pairs = build_inertia_pairs("runs/fb-text")  # doctest: +SKIP
     """
-    if isinstance(runs, str | Path):
-        source = Path(runs)
-        if (source / "run.json").is_file():
-            from theory_of_space.runner.inertia import read_run_inertia_episodes
-
-            episodes = read_run_inertia_episodes(source)
-        else:
-            episodes = read_episodes(source / "inertia_episodes.jsonl" if source.is_dir() else source)
-    else:
-        episodes = list(runs)
+    episodes = read_inertia_episodes(runs) if isinstance(runs, str | Path) else list(runs)
     return pairs_from_episodes(episodes, **options)
+
+
+def read_inertia_episodes(source: str | Path) -> list[InertiaEpisode]:
+    """The episodes of a run folder of ``tos run`` with the false-belief phase (every finished
+    false-belief episode in it), of an episodes ``.jsonl`` file, or of a folder holding
+    ``inertia_episodes.jsonl``.
+
+    Raises:
+        FileNotFoundError: naming the path, when it is none of these.
+        ValueError: a run folder without a finished false-belief episode, or a malformed record.
+    """
+    path = Path(source)
+    if (path / "run.json").is_file():
+        from theory_of_space.runner.inertia import read_run_inertia_episodes
+
+        episodes = read_run_inertia_episodes(path)
+        if not episodes:
+            raise ValueError(
+                f"{path}: no finished false-belief episode in this run; run it with the false_belief phase "
+                "(tos run --phases explore,false_belief) and a model, updating or inertial agent"
+            )
+        return episodes
+    if path.is_dir():
+        path = path / "inertia_episodes.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{source}: not a run folder (no run.json) and no episodes file at {path}")
+    return read_episodes(path)
 
 
 def read_episodes(path: str | Path) -> list[InertiaEpisode]:
