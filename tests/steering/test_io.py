@@ -84,6 +84,12 @@ def test_steerer_round_trip_is_bitwise(tmp_path: Path, data, index: int):
         assert torch.equal(loaded.steer(x), steerer.steer(x))
         assert torch.equal(loaded.value(x), steerer.value(x))
     assert type(steerer).load(tmp_path).T == steerer.T
+    # The fingerprint survives the round trip and changes with the strength or the fitted tensors.
+    assert loaded.fingerprint() == steerer.fingerprint()
+    other = _steerers()[index].fit(data[0] + 0.5, data[1])
+    assert other.fingerprint() != steerer.fingerprint()
+    loaded.T = steerer.T + 1.0
+    assert loaded.fingerprint() != steerer.fingerprint()
 
 
 def test_config_records_versions_prior_and_median_norm(tmp_path: Path, data):

@@ -15,7 +15,6 @@ objects in the start frame, and for each probed false-belief turn the conversati
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -194,22 +193,12 @@ def _layers(condition: Condition) -> dict[int, Any]:
     return {int(layer): steerer}
 
 
-def steerer_digest(steerer: Any) -> str:
-    """A short hash of a fitted steerer's class, parameters and tensors: two runs steered alike agree on it."""
-    digest = hashlib.sha256(type(steerer).__name__.encode())
-    digest.update(json.dumps(steerer._params(), sort_keys=True, default=str).encode())
-    for name, tensor in sorted(steerer._tensors().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().double().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def _describe(condition: Condition) -> dict[str, Any]:
     return {
         str(layer): {
             "method": type(steerer).__name__,
             "T": getattr(steerer, "T", None),
-            "digest": steerer_digest(steerer),
+            "fingerprint": steerer.fingerprint(),
         }
         for layer, steerer in sorted(_layers(condition).items())
     }

@@ -7,6 +7,8 @@ unit field), or the multiplier of a constant direction.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import warnings
 from pathlib import Path
@@ -44,6 +46,8 @@ class Steerer(Protocol):
 
     def save(self, path: str | Path) -> None: ...
 
+    def fingerprint(self) -> str: ...
+
 
 def _check_T(T: Any, field: str = "T") -> float:
     if isinstance(T, bool) or not isinstance(T, int | float) or not math.isfinite(T):
@@ -75,6 +79,19 @@ class _SteererBase:
 
     def _extra_config(self) -> dict[str, Any]:
         return {}
+
+    def fingerprint(self) -> str:
+        """A short hash of the class, parameters and fitted tensors: equal for steerers that steer alike.
+
+        Run folders record it, so a rerun can tell that a condition's steerer was replaced.
+        """
+        self._require_fitted()
+        digest = hashlib.sha256(type(self).__name__.encode())
+        digest.update(json.dumps([self._params(), self._extra_config()], sort_keys=True, default=str).encode())
+        for name, tensor in sorted(self._tensors().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().double().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     def save(self, path: str | Path) -> None:
         """Save to directory ``path`` (``config.json`` + ``tensors.safetensors``).
