@@ -183,6 +183,11 @@ def test_experiment_steers_only_the_probes_and_is_a_run_that_rescore_and_report_
     assert {"updating | text | active", "unsteered | text | active", "caa | text | active"} <= set(groups)
 
 
+def _scores(summary):
+    timing = ("tokens_per_s", "time_ratio")
+    return {name: {k: v for k, v in c.items() if k not in timing} for name, c in summary["conditions"].items()}
+
+
 def _steered_prefills(model, layer: int) -> list[bool]:
     """Per generation request (prefill forward), whether a steering hook sat on block ``layer`` (test probe)."""
     flags: list[bool] = []
@@ -201,6 +206,7 @@ def _steered_prefills(model, layer: int) -> list[bool]:
 def test_experiment_steers_exactly_the_requested_requests(tmp_path, apply_to, player):
     from theory_of_space.agents.model_agent import make_model_agent
     from theory_of_space.runner.inertia import run_inertia_experiment, stored_episode_folders
+    from theory_of_space.runner.store import EpisodeStore
 
     path = _tiny_local_model(tmp_path / "model")
     run = tmp_path / "run"
@@ -218,6 +224,17 @@ def test_experiment_steers_exactly_the_requested_requests(tmp_path, apply_to, pl
             pair_diagnostics=False, **FAST
         )
         assert len(flags) == asked and again["conditions"] == summary["conditions"]
+        if player == "updating":  # the scripted transcript always has a map probe to lose
+            # Resumable per request: a lost map answer is asked again, alone, with the condition's steering.
+            store = EpisodeStore(stored_episode_folders(run, "caa")[0])
+            lost = next(k for k in store.results("false_belief") if not k.startswith("false_belief/t"))
+            store.drop("false_belief", [lost])
+            resumed = run_inertia_experiment(
+                agent, SCENES, {"caa": (_caa(), 1)}, run, apply_to=apply_to, player=player, in_flight=2,
+                pair_diagnostics=False, **FAST
+            )
+            assert flags[asked:] == [apply_to == "all"]
+            assert _scores(resumed) == _scores(summary)  # greedy: the same answer again (its latency differs)
     sent = {"unsteered": 0, "caa": 0}
     steered = 0
     answers = {}
@@ -232,9 +249,10 @@ def test_experiment_steers_exactly_the_requested_requests(tmp_path, apply_to, pl
                 steered += explored + len(phase) if apply_to == "all" else turns
             exploration_map = [v["reply"] for k, v in phase.items() if k.startswith("probe/")]
             answers[(folder.relative_to(run / name), name)] = exploration_map
-    # Every model request was an exploration turn, a phase turn or a probe; steered exactly where asked.
-    assert len(flags) == sum(sent.values())
-    assert sum(flags) == steered == summary["conditions"]["caa"]["steered_requests"]
+    # Every model request of the first run was an exploration turn, a phase turn or a probe; steered
+    # exactly where asked.
+    assert asked == sum(sent.values())
+    assert sum(flags[:asked]) == steered == summary["conditions"]["caa"]["steered_requests"]
     # The exploration-map probe has the same prompt in both conditions: equal answers unless probes are steered.
     if player == "updating":
         for key, name in answers:
