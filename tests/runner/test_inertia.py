@@ -292,3 +292,22 @@ def test_experiment_refuses_an_agent_with_a_response_cache(tmp_path):
     overrides = {"device": "cpu", "cache_dir": str(tmp_path / "cache")}
     with make_model_agent(f"hf:{path}", overrides=overrides) as agent, pytest.raises(ValueError, match="cache"):
         run_inertia_experiment(agent, SCENES, {}, tmp_path / "run")
+
+
+def test_the_sweep_reads_its_pairs_from_a_run_folder(tmp_path, capsys):
+    from theory_of_space.cli import main
+    from theory_of_space.runner.experiment import Experiment
+    from theory_of_space.runner.pipeline import run_experiment
+
+    run = tmp_path / "run"
+    experiment = Experiment(agents=("updating",), scenes="0:6", phases=("explore", "false_belief"), out=str(run),
+                            max_exp_steps=6, max_false_belief_steps=6)
+    assert run_experiment(experiment).done == 6
+    path = _tiny_local_model(tmp_path / "model")
+    assert main(["steer", "pairs", "--runs", str(run), "--out", str(tmp_path / "pairs")]) == 0
+    argv = ["steer", "sweep", "--model", str(path), "--runs", str(run), "--layers", "1", "--methods", "caa"]
+    argv += ["--theta=0,0.1", "--no-generate", "--device", "cpu", "--out", str(tmp_path / "sweep")]
+    assert main(argv) == 0
+    assert "# Belief-inertia sweep" in capsys.readouterr().out
+    sweep_pairs = (tmp_path / "sweep" / "pairs.jsonl").read_text()
+    assert sweep_pairs == (tmp_path / "pairs" / "pairs.jsonl").read_text() and sweep_pairs.strip()

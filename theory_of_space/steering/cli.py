@@ -68,7 +68,9 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
 
     sweep = sub.add_parser("sweep", help="cross-fitted layer x strength sweep against belief inertia")
     _common(sweep)
-    sweep.add_argument("--pairs", required=True, help="pairs.jsonl from `tos steer pairs`")
+    sweep_source = sweep.add_mutually_exclusive_group(required=True)
+    sweep_source.add_argument("--pairs", help="pairs.jsonl from `tos steer pairs`")
+    sweep_source.add_argument("--runs", help="a run folder with the false_belief phase: its pairs (default options)")
     sweep.add_argument("--layers", help="blocks, e.g. 8:16 or 8,10,12 (default: 30-60 %% of the depth)")
     sweep.add_argument("--methods", default="odesteer,caa,iti,repe", help="comma-separated methods")
     sweep.add_argument("--theta", default="-0.2,0,0.05,0.1,0.2,0.3,0.5", help="relative displacements")
@@ -416,11 +418,11 @@ def _pairs(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .inertia import read_pairs
+    from .inertia import build_inertia_pairs, read_pairs
     from .inertia_run import METHODS as SWEEP_METHODS
     from .inertia_run import SweepConfig, run_inertia_sweep
 
-    pairs = read_pairs(args.pairs)
+    pairs = read_pairs(args.pairs) if args.pairs else build_inertia_pairs(args.runs, seed=args.seed)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = [m for m in methods if m not in SWEEP_METHODS]
     if bad or not methods:
