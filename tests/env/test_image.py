@@ -120,7 +120,7 @@ def test_a_door_shows_in_the_image_iff_the_text_world_sees_it(case):
 
 
 def test_doorway_shows_both_rooms(example_scene):
-    # on the blue door facing west: chair and backpack in room 2, bike and lamp in room 1 (spec §3 example)
+    # on the blue door facing west: chair and backpack in room 2, bike and lamp in room 1 (published example)
     view = render_view(example_scene, Pose((6, 8), Facing.WEST), size=SIZE)
     assert set(view.names) == {"chair", "bike", "backpack", "lamp"}
     # and the open doorway lets the floor of both rooms in: the view is not a wall at arm's length

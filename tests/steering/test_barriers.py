@@ -1,4 +1,4 @@
-"""Barriers: closed-form oracles, geometry of the sketch barrier, gradients and validation (spec §7 A)."""
+"""Barriers: closed-form oracles, geometry of the sketch barrier, gradients and validation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Activation collection, rendering and the disk cache (spec §7 C2, C3)."""
+"""Activation collection, rendering and the disk cache."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hooks on tiny random GPT-2, Llama and Qwen2 models (spec §7 B)."""
+"""Hooks on tiny random GPT-2, Llama and Qwen2 models."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Save and load every barrier and steerer (spec §7 C1)."""
+"""Save and load every barrier and steerer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Steerers: reductions between methods, solvers, RepE's sign, the steer contract (spec §7 A)."""
+"""Steerers: reductions between methods, solvers, RepE's sign, the steer contract."""
 
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ def test_generated_scenes_can_produce_every_task(generated_scenes, example_scene
     assert all(can_generate_all(scene) for scene in [example_scene, *generated_scenes])
 
 
-# ---- what each task may refer to (spec §10.4) ---------------------------------------------------
+# ---- what each task may refer to ---------------------------------------------------------------
 
 
 def _all_questions(scenes):

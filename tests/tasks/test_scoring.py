@@ -47,7 +47,7 @@ def test_ego_answer_to_a_cardinal_question_gets_only_the_distance():
 
 
 def test_location_score_is_exp_of_relative_error():
-    # off by one cell on a ground truth at distance 5.385 gives 0.83 (the spec's verified example)
+    # off by one cell on a ground truth at distance 5.385 gives 0.83 (published example)
     assert score_location("(5, -3)", (5, -2)).value == pytest.approx(math.exp(-1 / math.hypot(5, 2)))
     assert score_location("(5, -2)", (5, -2)).value == 1.0
     assert round(score_location("(6, -2)", (5, -2)).value, 2) == 0.83

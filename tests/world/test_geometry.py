@@ -47,7 +47,7 @@ def test_local_frame_round_trips_and_puts_the_facing_forward(offset, facing):
 
 
 def test_local_frame_of_an_east_facing_agent():
-    # spec §1.4: facing east, a world offset (dx, dy) becomes (-dy, dx)
+    # facing east, a world offset (dx, dy) becomes (-dy, dx)
     assert to_local((3, 5), Facing.EAST) == (-5, 3)
 
 
@@ -133,7 +133,7 @@ def test_relative_facing_and_wall_labels():
     assert relative_facing_label(Facing.SOUTH, Facing.EAST) == "right"
     assert relative_facing_label(Facing.NORTH, Facing.SOUTH) == "backward"
     assert relative_facing_label(Facing.WEST, Facing.NORTH) == "left"
-    # spec §5.1 verified example: facing east, a door whose vector into the room points west is ahead
+    # published example: facing east, a door whose vector into the room points west is ahead
     assert wall_label((-1, 0), Facing.EAST) == "front"
     assert wall_label((0, -1), Facing.EAST) == "left"
     assert wall_label((1, 0), Facing.EAST) == "back"

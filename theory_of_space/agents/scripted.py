@@ -1,4 +1,4 @@
-"""Scripted explorers (spec §9.2–9.3) and a seeded random agent, behind the agent protocol.
+"""Scripted explorers (SCOUT, STRATEGIST) and a seeded random agent, behind the agent protocol.
 
 SCOUT and STRATEGIST know the scene (they are proxies with a privileged plan); they speak to the env
 through the same reply text a model writes. Each plans by driving its own
@@ -303,12 +303,12 @@ class ScriptedAgent:
 
 
 def scout_agent(scene: Scene, *, query_enabled: bool = True) -> ScriptedAgent:
-    """SCOUT (spec §9.2): depth-first room sweeps until every item has been seen."""
+    """SCOUT: visits rooms depth-first, sweeping each with Observes, until every item has been seen."""
     return ScriptedAgent("scout", scout_plan(scene, query_enabled=query_enabled), reason="Sweep the room in order.")
 
 
 def strategist_agent(scene: Scene, *, query_enabled: bool = True) -> ScriptedAgent:
-    """STRATEGIST (spec §9.3): SCOUT's sweeps plus observations chosen to remove positional doubt."""
+    """STRATEGIST: SCOUT's sweeps plus observations (then Queries, if enabled) chosen to remove positional doubt."""
     return ScriptedAgent(
         "strategist",
         strategist_plan(scene, query_enabled=query_enabled),

@@ -1,4 +1,4 @@
-"""The action grammar of spec §6: reply splitting, parsing and the action objects RL code can pass.
+"""The action grammar: reply splitting, parsing and the action objects RL code can pass.
 
 ``Actions: [ <M>* <F> ]`` with motions ``JumpTo(name)``, ``Rotate(degrees)`` and one final action
 ``Observe()``, ``Query(name)`` or ``Term()``. A reply that breaks the grammar becomes an
@@ -116,7 +116,7 @@ _TERM_CHANGES = re.compile(r"""Term\(\s*changes\s*=\s*["']?(.*?)["']?\s*\)""", r
 
 
 def split_reply(reply: str) -> tuple[str, str]:
-    """Split a reply into (think, answer) per spec §6.1.
+    """Split a reply into its THINK part and its FINAL ANSWER part.
 
     The answer is the text after the last ``FINAL ANSWER:`` label; without labels, the last
     ``<answer>`` tag; without either, the whole reply.
@@ -138,7 +138,7 @@ def split_reply(reply: str) -> tuple[str, str]:
 
 
 def parse_actions(answer: str, *, query_enabled: bool = True, false_belief: bool = False) -> ParsedTurn | InvalidTurn:
-    """Parse the answer part of a reply into a turn (spec §6.2); never raises.
+    """Parse the answer part of a reply into a turn; never raises.
 
     Args:
         answer: the text after ``FINAL ANSWER:`` (see :func:`split_reply`).

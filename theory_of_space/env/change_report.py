@@ -1,4 +1,4 @@
-"""The change report of the false-belief phase and its identification scores (spec §12.2–12.3).
+"""The change report of the false-belief phase and its identification scores.
 
 The phase ends with ``Term(changes="obj: type, ...")``. The report is read leniently, never raising:
 entries are split on commas; an entry without ``:`` is ignored; the type is matched by keyword

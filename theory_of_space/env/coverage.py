@@ -1,4 +1,4 @@
-"""Node and edge coverage of an exploration (spec §9.4)."""
+"""Node and edge coverage of an exploration."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The published benchmark's pre-rendered images (``image_source="dataset"``, spec §8.6).
+"""The published benchmark's pre-rendered images (``image_source="dataset"``).
 
 A published scene folder may hold, next to ``meta_data.json``, one picture per place the agent can
 stand and per facing: ``<cam_id>_facing_<dir>.png``, where ``cam_id`` is the ``object_id`` of the

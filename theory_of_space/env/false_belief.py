@@ -1,4 +1,4 @@
-"""The false-belief phase (spec §12.2): after exploring, the agent comes back to a changed scene.
+"""The false-belief phase: after exploring, the agent comes back to a changed scene.
 
 When exploration ends (``Term()`` or the budget), the env with ``false_belief=True`` changes a few
 objects (moved or rotated, :func:`false_belief_target`), puts the agent back on its start cell facing

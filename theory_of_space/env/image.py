@@ -1,4 +1,4 @@
-"""The egocentric view of the vision world (spec §8.2): what the agent's camera sees from a pose.
+"""The egocentric view of the vision world: what the agent's camera sees from a pose.
 
 A pinhole camera 0.8 m above the floor looks horizontally with a 90° horizontal field of view; one
 cell is 1 m. Walls are 3 m high, doors 0.8 m wide and 2 m high. The picture is built in three
@@ -334,8 +334,8 @@ def _scene_materials(scene: Scene) -> _Materials:
 def _partition(scene: Scene, door: Door) -> list[Cell]:
     """The wall cells on both sides of a door, in its wall line, that have its two rooms on either side.
 
-    Our walls are a whole cell thick, but the spec's are thin (0.15 m). A camera standing in a doorway
-    and looking along the wall would otherwise face the jamb at arm's length; seen as a thin wall
+    Our walls are a whole cell thick, whereas a real wall is thin (about 0.15 m). A camera standing in a
+    doorway and looking along the wall would otherwise face the jamb at arm's length; seen as a thin wall
     edge-on, the partition vanishes and both rooms show, as they do in the text world.
     """
     # a door in a wall of constant x (code 100) sits in a wall running north-south

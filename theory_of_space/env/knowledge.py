@@ -1,4 +1,4 @@
-"""What the observations so far pin down: an AC-3 constraint solver over item positions (spec §9.4).
+"""What the observations so far pin down: an AC-3 constraint solver over item positions.
 
 Variables are the items plus ``initial_pos`` fixed at (0, 0), in the allocentric frame. Each observed
 relation (egocentric bin + distance bin from the anchor the agent stands on, or a proximity pair)

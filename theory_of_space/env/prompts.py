@@ -1,4 +1,4 @@
-"""Prompts of the exploration task (spec §7), built from the scene and the env options.
+"""Prompts of the exploration task, built from the scene and the env options.
 
 The prose is ours; the machine-read parts are exact: the ``THINK:`` / ``FINAL ANSWER:`` labels, the
 ``Actions: [ ... ]`` grammar, the observation format and the object and door lists. Every number in
@@ -155,7 +155,7 @@ REFERENCE_SHEET_TEXT = (
 
 
 def vision_references_text() -> str:
-    """The vision world's two reference pictures with what they show (spec §7.2 item 10, §8.4–8.5)."""
+    """The prompt section on the vision world's calibration image and object reference sheet."""
     return "## Reference images\n" + CALIBRATION_TEXT + "\n\n" + REFERENCE_SHEET_TEXT
 
 

@@ -1,4 +1,4 @@
-"""One exploration phase as plain state and rules (spec §6): pose, budget, counters and knowledge.
+"""One exploration phase as plain state and rules: pose, budget, counters and knowledge.
 
 The Gymnasium env wraps this; scripted explorers and tests can drive it directly. A turn is either
 the model's raw reply text or a list of action objects; nothing a model writes can raise here.
@@ -275,7 +275,7 @@ class ExplorationSession:
         }
 
     def metrics(self) -> dict[str, Any]:
-        """The exploration metrics of spec §9.4 (runs the solver)."""
+        """Coverage, information gain, step and action counters of the phase so far (runs the solver)."""
         return {
             "node_coverage": self.coverage.node_coverage,
             "edge_coverage": self.coverage.edge_coverage,

@@ -1,8 +1,8 @@
 """The two pictures of the vision world's first message: the calibration image and the object sheet.
 
-- :func:`calibration_image` (spec §8.5) is a view from the egocentric camera into an empty room with
+- :func:`calibration_image` is a view from the egocentric camera into an empty room with
   four floor discs at known distances and bearings, so that a model can calibrate distance and angle.
-- :func:`reference_sheet` (spec §8.4) shows every object of a scene in a grid of numbered tiles, with
+- :func:`reference_sheet` shows every object of a scene in a grid of numbered tiles, with
   the glyphs of the views: oriented objects twice, facing the viewer and facing left.
 """
 
@@ -40,7 +40,7 @@ class CalibrationMarker:
     rgb: RGB
     distance: float
     bearing: float
-    """Degrees, 0 straight ahead, positive to the right (spec §1.3)."""
+    """Degrees, 0 straight ahead, positive to the right."""
 
     @property
     def local(self) -> tuple[float, float]:
@@ -92,7 +92,7 @@ def _calibration(size: int) -> np.ndarray:
 
 
 def calibration_image(size: int = DEFAULT_IMAGE_SIZE) -> np.ndarray:
-    """The calibration view (spec §8.5) at ``size`` × ``size`` pixels, uint8 RGB.
+    """The calibration view at ``size`` × ``size`` pixels, uint8 RGB.
 
     The markers are :data:`CALIBRATION_MARKERS`; ``prompts.CALIBRATION_TEXT`` says the same in
     words for the prompt.
@@ -101,7 +101,7 @@ def calibration_image(size: int = DEFAULT_IMAGE_SIZE) -> np.ndarray:
 
 
 def reference_sheet(scene: Scene, *, tile_px: int = 96, columns: int = 4) -> np.ndarray:
-    """The object reference sheet of a scene (spec §8.4), uint8 RGB.
+    """The object reference sheet of a scene, uint8 RGB.
 
     Tiles run in label order, at most ``columns`` to a row. Each shows the object's number in red at
     the top-left and its name at the bottom; an oriented object appears twice, facing the viewer on

@@ -1,4 +1,4 @@
-"""Text observations and action messages (spec §5), formatted from a :class:`ViewDescription`."""
+"""Text observations and action messages, formatted from a :class:`ViewDescription`."""
 
 from __future__ import annotations
 
@@ -51,5 +51,5 @@ def failure_message(action: str, reason: str) -> str:
 
 
 def skipped_message(action: str, reason: str) -> str:
-    """The prefix of the Observe substituted after a failed motion (spec §6.4)."""
+    """The prefix of the Observe made instead of the rest of a turn after a failed motion."""
     return f"{action} failed: {reason}. The remaining actions were skipped and an observation was made instead."

@@ -1,4 +1,4 @@
-"""Top-down pictures of a scene (spec §8.3), north up, one square per cell.
+"""Top-down pictures of a scene, north up, one square per cell.
 
 - :func:`render_topdown` is the full map for people (``render_mode="rgb_array"``, reports): rooms,
   walls, doors in colour, every object with its front marker and number, the agent, and the cells

@@ -1,4 +1,4 @@
-"""False-belief scores (spec §12.3): belief correctness, belief inertia, unchanged objects, and the summary.
+"""False-belief scores: belief correctness, belief inertia, unchanged objects, and the summary.
 
 Pure and offline: everything here reads parsed maps and the phase's records, never a model.
 

@@ -162,7 +162,7 @@ def _user_message(obs: dict[str, Any], info: dict[str, Any]) -> Message:
 
 
 def exploration_history(result: EpisodeResult) -> str:
-    """The passive-setting log of spec §9.1: ``i. Actions: [cmds]. <action messages>``, valid turns only."""
+    """The passive setting's history log, ``i. Actions: [cmds]. <action messages>`` per valid turn."""
     lines = []
     for turn in (t for t in result.turns if t.valid):
         result_text = turn.info["message_parts"]["result"]

@@ -1,12 +1,12 @@
-"""Exploration followed by the task suite, over scenes; stored answers can be re-scored offline (spec §10).
+"""Exploration followed by the task suite, over scenes; stored answers can be re-scored offline.
 
 For each scene: explore (active: the agent itself; passive: a scripted proxy whose log becomes the
-history prompt, spec §9.1), then ask every question as its own request (spec §7.4) and score the
+history prompt), then ask every question as its own request and score the
 reply. Each scene's record is written as JSON after the exploration and after every answer, so an
 interrupted run resumes where it stopped, and :func:`rescore` marks stored replies again without
 calling a model.
 
-The world is text or vision (spec §8). In the vision world the questions are the text questions;
+The world is text or vision. In the vision world the questions are the text questions;
 only the conversation they are appended to carries pictures: the calibration image and the object
 reference sheet of the first prompt, then one view per ``Observe()`` (in the passive setting all of
 them in the history prompt, in the order of its ``<image>`` placeholders). The pictures are stored
@@ -74,7 +74,7 @@ World = Literal["text", "vision"]
 WORLDS: tuple[str, ...] = ("text", "vision")
 PROXIES: tuple[str, ...] = ("strategist", "scout")
 PUBLISHED_PROXIES: dict[str, str] = {"text": "strategist", "vision": "scout"}
-"""The passive explorer of the published tables per world (spec §9.1); any pairing may be run."""
+"""The passive explorer of the published tables per world; any pairing may be run."""
 ENV_IDS: dict[str, str] = {"text": "TheoryOfSpace/Explore-v0", "vision": "TheoryOfSpace/Explore-Vision-v0"}
 
 AgentFactory = Callable[[Scene, Sequence[Question]], Agent]
@@ -374,7 +374,7 @@ def explore(scene: Scene, agent: Agent, settings: EvaluationSettings) -> tuple[l
     Active: ``agent`` explores with the settings' budget; the conversation is the whole episode. Passive:
     the proxy explores with the proxy budget, and the conversation is the system message and the
     history prompt. In the vision world the history prompt carries the two reference pictures, then the
-    proxy's views in the order of its ``You observe: <image>.`` lines (spec §9.1).
+    proxy's views in the order of its ``You observe: <image>.`` lines.
     """
     if settings.setting == "active":
         with _exploration_env(settings, max_exp_steps=settings.max_exp_steps) as env:
@@ -655,7 +655,7 @@ def summary(evaluations: Sequence[SceneEvaluation]) -> dict[str, float | None]:
 
 
 def format_table(rows: Sequence[tuple[str, dict[str, float | None]]], *, with_steps: bool) -> str:
-    """A Markdown table in the published column order (spec §14), then the route and survey means.
+    """A Markdown table in the published column order, then the route and survey means.
 
     Args:
         rows: (label, :func:`summary`) pairs.

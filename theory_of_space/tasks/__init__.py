@@ -1,4 +1,4 @@
-"""The nine evaluation tasks of spec §10: question generators, answer scorers and the question wrapper.
+"""The nine evaluation tasks: question generators, answer scorers and the question wrapper.
 
 Every family has a generator (seeded by the scene), a pure scorer that returns a :class:`Score`
 record and a solver that answers from a scene (the oracle's answer). :data:`TASKS` lists them in the

@@ -1,4 +1,4 @@
-"""Allocentric map (``alloc``): the coordinates of 3–5 objects in the start frame (spec §10.4).
+"""Allocentric map (``alloc``): the coordinates of 3–5 objects in the start frame.
 
 The start is the origin (0, 0), facing north, x east and y north. Exactly k coordinates are
 required; the score is (pos_sim + dir_sim) / 2 (:func:`~theory_of_space.tasks.scoring.allocentric_similarity`).

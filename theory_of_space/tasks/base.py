@@ -124,7 +124,7 @@ class TaskSpec:
     published: str
     """The published short name, recorded next to our id in logs."""
     column: str
-    """The column header of the published tables (spec §14)."""
+    """The column header of the published tables."""
     group: TaskGroup
     answer_format: str
     generate: Generator
@@ -133,7 +133,7 @@ class TaskSpec:
 
 
 def observation_phrase(view: ItemView) -> str:
-    """``<name> is <ego direction>, <distance>[, facing <rel>]`` (doors: ``, on <wall> wall``) (spec §10.2)."""
+    """``<name> is <ego direction>, <distance>[, facing <rel>]`` (doors: ``, on <wall> wall``): one seen item."""
     return f"{view.name} is {view.direction}, {view.distance}{view.detail}"
 
 

@@ -1,4 +1,4 @@
-"""Direction (``dir``) and perspective taking (``persp``): relations between two objects (spec §10.4).
+"""Direction (``dir``) and perspective taking (``persp``): relations between two objects.
 
 ``dir`` asks where one object lies from another on a north-up map (cardinal bin + distance bin);
 ``persp`` puts the agent on an oriented object, facing the way it faces, and asks for the egocentric

@@ -1,4 +1,4 @@
-"""Location → view (``loc2view``) and view → location (``view2loc``) (spec §10.4).
+"""Location → view (``loc2view``) and view → location (``view2loc``).
 
 Both draw a pose as the published generators do: 20 tries, each drawing a random room that holds
 two objects more than 1 apart, a free floor cell of it (up to 10 draws of a cell until one holds no

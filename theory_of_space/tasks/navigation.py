@@ -1,4 +1,4 @@
-"""Action → view (``act2view``) and view → action (``view2act``): plans of jumps from the start (spec §10.4).
+"""Action → view (``act2view``) and view → action (``view2act``): plans of jumps from the start.
 
 A plan starts at the start pose facing north. Each jump goes to an object or door of the current
 room(s): a door with probability 0.6 when there is one, except right after a jump to a door, when

@@ -1,4 +1,4 @@
-"""Answer parsing for the task scorers (spec §10.3–10.4): total functions, never raising.
+"""Answer parsing for the task scorers: total functions, never raising.
 
 Every parser takes arbitrary model text and returns what it could read plus, when it could not, the
 reason. The scorers in :mod:`theory_of_space.tasks.scoring` turn that into a :class:`Score`.
@@ -29,7 +29,7 @@ _ROTATE_ARG = re.compile(r"Rotate\(([^()]*)\)")
 
 
 def extract_answer(reply: str) -> str:
-    """The answer part of a reply: after the last ``FINAL ANSWER:`` (spec §6.1, §7.4), trimmed."""
+    """The answer part of a reply: after the last ``FINAL ANSWER:`` (as for exploration turns), trimmed."""
     return split_reply(reply)[1].strip()
 
 
@@ -50,7 +50,7 @@ class DirectionDistance:
 
 
 def parse_direction_distance(answer: str, direction_kind: LabelKind) -> list[DirectionDistance]:
-    """Every reading of ``<direction>, <distance>`` in the answer (spec §10.3).
+    """Every reading of ``<direction>, <distance>`` in the answer.
 
     The two parts are separated by a comma, a semicolon, a newline or whitespace; both orders are
     tried. The scorer keeps the reading that scores best, so the list holds every candidate split.
@@ -133,7 +133,7 @@ class MoveSequence:
 
 
 def parse_moves(answer: str) -> MoveSequence:
-    """Read ``JumpTo(x)`` / ``Rotate(d)`` tokens, case-insensitively (spec §10.4, view→action).
+    """Read ``JumpTo(x)`` / ``Rotate(d)`` tokens, case-insensitively, for view → action answers.
 
     The tokens go through the exploration grammar (:func:`parse_actions`) as the motions of one
     turn, so names and angles follow exactly the rules of exploration. Any other action token, or a

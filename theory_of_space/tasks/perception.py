@@ -1,4 +1,4 @@
-"""Perception decoding (``perc_dec``): which object does the agent stand on, given what it sees? (spec §10.4)
+"""Perception decoding (``perc_dec``): which object does the agent stand on, given what it sees?
 
 The agent stands on an oriented object's cell facing that object's direction; the question lists up
 to three of the items (objects and doors) it sees, as published: an anchor that sees only a door

@@ -1,8 +1,9 @@
-"""The question wrapper of spec §7.4: every question is its own request after the exploration.
+"""The question wrapper: every question is its own request after the exploration.
 
 The request is the whole exploration conversation (active) or the system message and the history
-prompt (passive), with the question appended to the last user message after one blank line (§15f),
-then a heading that introduces the output format and the reply skeleton.
+prompt (passive), with the question appended to the last user message after one blank line (the
+published harness glued them together), then a heading that introduces the output format and the
+reply skeleton.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Mental rotation (``ment_rot``): in which order do objects come straight ahead while turning? (spec §10.4)
+"""Mental rotation (``ment_rot``): in which order do objects come straight ahead while turning?
 
 The agent stands at the start facing north with every wall removed and turns a full circle
 clockwise or counterclockwise. Candidates are all objects not exactly ahead at the start; a subset

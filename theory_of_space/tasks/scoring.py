@@ -1,4 +1,4 @@
-"""The answer-kind scorers shared by the task families (spec §10.3–10.4): pure functions → :class:`Score`.
+"""The answer-kind scorers shared by the task families: pure functions → :class:`Score`.
 
 Each takes the extracted answer text and the ground truth and returns a record with the value in
 [0, 1], the answer and the reason. Nothing a model writes can make them raise.
@@ -27,7 +27,7 @@ def _verdict(part: str, read: str | None, expected: str) -> str:
 
 
 def score_direction_distance(answer: str, direction: str, dist: str, kind: LabelKind) -> Score:
-    """0.5·[direction matches] + 0.5·[distance matches], the better of both orders (spec §10.3).
+    """0.5·[direction matches] + 0.5·[distance matches], the better of both orders.
 
     Args:
         answer: the extracted answer, e.g. ``"south east, mid distance"``.
@@ -62,7 +62,7 @@ def score_order(answer: str, order: Sequence[str]) -> Score:
 
 
 def score_location(answer: str, truth: tuple[int, int]) -> Score:
-    """exp(−‖pred − gt‖ / ‖gt‖); with gt = (0, 0), 1 for the exact answer and 0 otherwise (spec §10.4).
+    """exp(−‖pred − gt‖ / ‖gt‖); with gt = (0, 0), 1 for the exact answer and 0 otherwise.
 
     When the answer holds several coordinates the first one is scored, as the published scorer does.
     """
@@ -86,7 +86,7 @@ def _pair_bins(points: Sequence[tuple[float, float]]) -> list[str]:
 
 
 def allocentric_similarity(predicted: Sequence[tuple[float, float]], truth: Sequence[tuple[int, int]]) -> float:
-    """(pos_sim + dir_sim) / 2 for k predicted and k true coordinates (spec §10.4, alloc).
+    """(pos_sim + dir_sim) / 2 for k predicted and k true coordinates (``alloc``).
 
     pos_sim = exp(−RMSE / L), L the RMS norm of the true coordinates (coverage is 1: all k are
     given); dir_sim = the fraction of pairs over the k objects plus the origin whose north-up 8-way

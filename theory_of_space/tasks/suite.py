@@ -1,4 +1,4 @@
-"""The task table and the question suite of a scene (spec §10.1–10.2, §10.5).
+"""The task table, the question suite of a scene and the aggregation of its scores.
 
 :data:`TASKS` lists the nine families in the column order of the published tables (route tasks,
 then survey tasks). :func:`generate_questions` draws each family's questions from its own generator
@@ -142,7 +142,7 @@ def generate_task_questions(scene: Scene, task: str, n: int = QUESTIONS_PER_TASK
     """``n`` questions of one task, drawn from the task's own generator seeded with the scene seed.
 
     A question whose text repeats an earlier one is drawn again, up to 20 times; after that the
-    duplicate is kept with the id suffix ``_dup<N>`` (spec §10.2).
+    duplicate is kept with the id suffix ``_dup<N>``, as published.
 
     Raises:
         KeyError: an unknown task id.
@@ -198,7 +198,7 @@ def unavailable_tasks(scene: Scene) -> dict[str, str]:
 
 
 def can_generate_all(scene: Scene) -> bool:
-    """Whether every task generator can produce its questions: the strict sampler's pre-validation (spec §2.5)."""
+    """Whether every task generator can produce its questions; procedural scenes failing this are redrawn."""
     return not unavailable_tasks(scene)
 
 
@@ -208,7 +208,7 @@ def score_question(question: Question, reply: str, scene: Scene) -> Score:
 
 
 def aggregate(scores: Iterable[tuple[str, float]]) -> dict[str, float | None]:
-    """Per-task means, the route and survey means and the overall mean over questions (spec §10.5).
+    """Per-task means, the route and survey means and the overall mean over questions.
 
     Args:
         scores: (task id, score) pairs.

@@ -1,4 +1,4 @@
-"""Procedural multi-room scenes (spec §2.1–2.7): every random choice from one seeded generator.
+"""Procedural multi-room scenes: every random choice from one seeded generator.
 
 Rooms are equal rectangles placed next to their parent with one wall cell between them; each
 connection of the topology gets one door in that shared wall. Rejected layouts continue with the
@@ -106,8 +106,8 @@ def generate_scene(
         topology: chain, T, star or ring; ``None`` picks the published default for ``n_rooms``.
         object_sampler: ``"strict"`` (dataset-style constraints) or ``"simple"``.
         accept: an extra acceptance test; a rejected scene is redrawn from the same generator. The
-            evaluation passes :func:`theory_of_space.tasks.can_generate_all` here (the strict sampler's
-            pre-validation of spec §2.5), which the world layer cannot import itself.
+            evaluation passes :func:`theory_of_space.tasks.can_generate_all` here, so that every
+            scene can give all nine tasks their questions; the world layer cannot import it itself.
 
     Raises:
         ValueError: an impossible setting, naming the field.

@@ -22,7 +22,7 @@ FOV_COS = 0.707 - 1e-3
 EGO_EDGE_SLACK = 1e-3
 DISTANCE_SLACK = 1e-6
 PROXIMITY_MAX_DISTANCE = 2.0
-"""Visible pairs at most this far apart get a proximity relation (spec §4.6)."""
+"""Visible pairs at most this far apart get a proximity relation."""
 
 
 class Facing(IntEnum):
@@ -80,7 +80,7 @@ def distance(a: Cell, b: Cell) -> float:
 
 
 def bearing(anchor: Cell, facing: Facing, target: Cell) -> float:
-    """Signed angle in degrees from the facing to ``target``, clockwise positive (spec §1.3)."""
+    """Signed angle in degrees from the facing to ``target``, clockwise positive."""
     fx, fy = facing.vector
     dx, dy = target[0] - anchor[0], target[1] - anchor[1]
     return -math.degrees(math.atan2(fx * dy - fy * dx, fx * dx + fy * dy))
@@ -92,7 +92,7 @@ def offset_bearing(offset: Vector, facing: Facing) -> float:
 
 
 def in_field_of_view(anchor: Cell, facing: Facing, target: Cell) -> bool:
-    """Whether ``target`` lies within ±45° of the facing (boundary included; spec §3)."""
+    """Whether ``target`` lies within ±45° of the facing (boundary included)."""
     dx, dy = target[0] - anchor[0], target[1] - anchor[1]
     norm = math.hypot(dx, dy)
     if norm == 0:
@@ -102,7 +102,7 @@ def in_field_of_view(anchor: Cell, facing: Facing, target: Cell) -> bool:
 
 
 def to_local(offset: Vector, facing: Facing) -> Vector:
-    """Rotate a world offset into the egocentric frame (+y forward, +x right; spec §1.4)."""
+    """Rotate a world offset into the egocentric frame (+y forward, +x right)."""
     dx, dy = offset
     fx, fy = facing.vector
     # forward component = f·d, right component = d·(f rotated clockwise) = d·(fy, -fx)
@@ -116,7 +116,7 @@ def from_local(local: Vector, facing: Facing) -> Vector:
     return (rx * fy + fwd * fx, -rx * fx + fwd * fy)
 
 
-# ---- egocentric direction (spec §4.1) ---------------------------------------------------------
+# ---- egocentric direction ---------------------------------------------------------------------
 
 EGO_LABELS = ("front", "front-slight-right", "front-right", "front-slight-left", "front-left", "beyond-fov")
 
@@ -134,7 +134,7 @@ def ego_direction_label(theta: float) -> str:
     return "beyond-fov"
 
 
-# ---- allocentric (cardinal) direction (spec §4.2) ---------------------------------------------
+# ---- allocentric (cardinal) direction ---------------------------------------------------------
 
 CARDINAL_LABELS = (
     "north",
@@ -158,7 +158,7 @@ def cardinal_of_offset(offset: Vector, north: Facing = Facing.NORTH) -> str:
     return cardinal_label(offset_bearing(offset, north))
 
 
-# ---- distance (spec §4.3) ---------------------------------------------------------------------
+# ---- distance ---------------------------------------------------------------------------------
 
 DISTANCE_BINS: tuple[tuple[float, str], ...] = (
     (2.0, "near"),
@@ -180,7 +180,7 @@ def distance_label(d: float) -> str:
     return "extremely far"
 
 
-# ---- facings and walls relative to the viewer (spec §4.4, §4.5) -------------------------------
+# ---- facings and walls relative to the viewer -------------------------------------------------
 
 RELATIVE_FACING_LABELS = ("forward", "right", "backward", "left")
 WALL_LABELS = ("back", "left", "front", "right")
@@ -192,7 +192,7 @@ def relative_facing_label(object_facing: Facing, viewer_facing: Facing) -> str:
 
 
 def wall_label(into_room: Vector, viewer_facing: Facing) -> str:
-    """Wall a door sits on, from the door's vector into the viewer's room (spec §4.5).
+    """Wall a door sits on, from the door's vector into the viewer's room.
 
     A vector equal to the facing means the door is behind the viewer (back wall); a vector pointing
     to the viewer's right means the door is on the viewer's left.

@@ -1,4 +1,4 @@
-"""Answer aliases for the bin labels of :mod:`theory_of_space.world.geometry` (spec §10.3).
+"""Answer aliases for the bin labels of :mod:`theory_of_space.world.geometry`.
 
 Models write labels in many spellings: ``front left``, ``fl``, ``mid``, ``north-east``, ``NE``. An
 answer label is canonicalised (lower case, spaces, hyphens and underscores removed) and looked up in
@@ -40,7 +40,7 @@ EGO_ALIASES: dict[str, str] = _table(
         "beyond-fov": ("beyond", "out of view", "outside fov", "outside view", "not visible", "behind"),
     },
 )
-"""Egocentric direction spellings → the label of spec §4.1."""
+"""Egocentric direction spellings → their label in :data:`EGO_LABELS`."""
 
 CARDINAL_ALIASES: dict[str, str] = _table(
     CARDINAL_LABELS,
@@ -55,7 +55,7 @@ CARDINAL_ALIASES: dict[str, str] = _table(
         "north west": ("nw", "northwest"),
     },
 )
-"""Cardinal direction spellings → the label of spec §4.2."""
+"""Cardinal direction spellings → their label in :data:`CARDINAL_LABELS`."""
 
 DISTANCE_ALIASES: dict[str, str] = _table(
     DISTANCE_LABELS,
@@ -69,7 +69,7 @@ DISTANCE_ALIASES: dict[str, str] = _table(
         "extremely far": ("extremely far away",),
     },
 )
-"""Distance spellings → the label of spec §4.3."""
+"""Distance spellings → their label in :data:`DISTANCE_LABELS`."""
 
 ALIASES: dict[LabelKind, dict[str, str]] = {
     "ego": EGO_ALIASES,

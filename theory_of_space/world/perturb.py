@@ -1,4 +1,4 @@
-"""The false-belief perturbation (spec §12.1) and the changes between two versions of a scene.
+"""The false-belief perturbation and the changes between two versions of a scene.
 
 :func:`perturb_scene` turns a scene into its changed version: a few oriented objects turn to another
 facing, other objects move far across the building. :func:`diff_scenes` recovers the list of changes
@@ -73,7 +73,7 @@ def perturb_scene(
 ) -> tuple[Scene, tuple[SceneChange, ...]]:
     """The scene after the false-belief changes, and the changes in scene order.
 
-    Rules (spec §12.1): min(2, number of oriented objects) random oriented objects turn to a random
+    Rules: min(2, number of oriented objects) random oriented objects turn to a random
     *different* facing; then other objects, in random order, move until there are ``n_changes``
     changes. A move goes to a uniformly random free floor cell of any room at squared distance ≥ 36
     from the old cell; a cell is free when no object stands on it, before or after the changes (so no

@@ -203,7 +203,7 @@ class Scene:
 
     @cached_property
     def items(self) -> tuple[Item, ...]:
-        """Objects in scene order, then doors in scene order (the visible-list order of spec §3)."""
+        """Objects in scene order, then doors in scene order (the order in which a view lists items)."""
         return (*self.objects, *self.doors)
 
     @cached_property
@@ -247,7 +247,7 @@ class Scene:
 
     @property
     def object_list_text(self) -> str:
-        """``1: television, 2: chair, ...`` in label order (spec §2.6)."""
+        """``1: television, 2: chair, ...`` in label order, as prompts list the objects."""
         return ", ".join(f"{o.label}: {o.name}" for o in sorted(self.objects, key=lambda o: o.label))
 
     # ---- serialisation -----------------------------------------------------------------------
@@ -319,7 +319,7 @@ def load_scene_file(path: str | Path) -> Scene:
 def scene_seed(scene: Scene) -> int:
     """The scene's seed (index): the generator seed, the number of a published ``runNN`` folder, or the id.
 
-    Proxy tie-breaking (spec §9.3) and every task family (spec §10.2) draw from generators seeded with it.
+    Proxy tie-breaking and every task family draw from generators seeded with it.
     """
     source = scene.source
     if isinstance(source.get("seed"), int):

@@ -78,7 +78,7 @@ def load_tos_false_belief(
 
     Args:
         path: a ``runNN`` folder or the path of its ``falsebelief_exp.json``.
-        n_changes: how many changes the file must hold (spec §2.11).
+        n_changes: how many changes the file must hold.
 
     Raises:
         TosFormatError: naming the object and the field, when the file is inconsistent with the

@@ -1,4 +1,4 @@
-"""What a viewer sees, as discretised relations (spec §4–5): the structure behind every observation.
+"""What a viewer sees, as discretised relations: the structure behind every observation.
 
 The text observation, the knowledge solver and the task questions are all built from
 :func:`describe_view`, so they agree by construction.
@@ -81,7 +81,7 @@ def describe_item(scene: Scene, cell: Cell, facing: Facing, rooms: tuple[int, ..
 
 
 def describe_view(scene: Scene, cell: Cell, facing: Facing, rooms: tuple[int, ...] | None = None) -> ViewDescription:
-    """Everything visible from a pose, in visible order, with the proximity pairs of spec §4.6."""
+    """Everything visible from a pose, in visible order, with the pairs close enough for a proximity relation."""
     viewer_rooms = scene.rooms_at(cell) if rooms is None else rooms
     visible = visible_items(scene, cell, facing, viewer_rooms)
     views = tuple(describe_item(scene, cell, facing, viewer_rooms, item) for item in visible)

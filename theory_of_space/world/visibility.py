@@ -1,4 +1,4 @@
-"""The visibility rule of spec §3: same room, inside the 90° cone, not on the viewer's own cell.
+"""The visibility rule: same room, inside the 90° cone, not on the viewer's own cell.
 
 Distance never limits sight and nothing occludes; walls matter only because they separate rooms,
 which is also why a closed door blocks the view. A viewer standing on a door sees into both of its

@@ -1,4 +1,4 @@
-"""Images for requests: JPEG at quality 85, longest side at most 1024 pixels (benchmark.md §13), and the
+"""Images for requests: JPEG at quality 85, longest side at most 1024 pixels (as in the published runs), and the
 split of a message's text at its ``<image>`` placeholders so each image lands where it was announced.
 """
 
