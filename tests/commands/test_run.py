@@ -47,3 +47,17 @@ def test_a_false_belief_phase_nobody_plays_is_an_error_before_the_run(tmp_path, 
     assert main(argv) == 2
     assert "phase 'false_belief': no agent of scout plays it" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_batch_dry_run_says_which_phases_it_priced_at_batch_prices(tmp_path, capsys):
+    config = tmp_path / "models.toml"
+    config.write_text('[models.priced]\nprovider = "anthropic"\nmodel = "priced-model"\n'
+                      '[prices]\n"priced-model" = { input = 3.0, output = 15.0, batch_discount = 0.5 }\n')
+    argv = ["run", "--agent", "priced", "--model-config", str(config), "--scenes", "0:1",
+            "--phases", "explore,probe,evaluate", "--out", str(tmp_path / "run"), "--dry-run"]
+    assert main(argv) == 0
+    assert "batch prices" not in capsys.readouterr().out
+    assert main([*argv, "--batch"]) == 0
+    out = capsys.readouterr().out
+    assert "at batch prices for probe, evaluate" in out and "the other phases at list price" in out
+    assert not (tmp_path / "run").exists()  # nothing was sent or stored

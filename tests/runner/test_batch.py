@@ -18,6 +18,7 @@ from theory_of_space.agents.clients import Completion
 from theory_of_space.agents.config import resolve_model_config
 from theory_of_space.runner.batch import (
     BATCH_ATTEMPTS,
+    BATCHED_PHASES,
     BatchBook,
     BatchedAnswers,
     BatchError,
@@ -231,6 +232,19 @@ def test_a_provider_without_a_batch_api_is_refused_before_any_request(server: Fa
     with pytest.raises(BatchError, match="'fake-compat': --batch needs an openai or anthropic model"):
         run_experiment(_experiment(tmp_path / "run", "fake-compat", model_config), batch=True)
     assert server.chat_requests == 0
+
+
+def test_the_false_belief_phase_is_interactive_and_only_the_batched_phases_wait_for_a_batch(
+    server: FakeBatchServer, model_config: Path, tmp_path: Path
+) -> None:
+    # what `tos run --dry-run --batch` prices at the batch price must be what the batch path sends
+    assert tuple(name.removesuffix(".jsonl") for name in BATCHED) == BATCHED_PHASES
+    experiment = experiment_from(_experiment(tmp_path / "run", "fake-gpt", model_config, scenes="0:1"),
+                                 {"phases": ["explore", "false_belief"], "max_false_belief_steps": 3})
+    outcome = run_experiment(experiment, batch=True)
+    assert (outcome.done, outcome.pending, outcome.batch["submitted"]) == (1, 0, 0) and not server.batches
+    records = [r for recs in _stored(tmp_path / "run", ("false_belief.jsonl",)).values() for r in recs.values()]
+    assert records and not any("batch_id" in r["call"].get("extra", {}) for r in records)
 
 
 def test_custom_ids_are_stable_and_within_both_providers_limits() -> None:

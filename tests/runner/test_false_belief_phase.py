@@ -134,3 +134,25 @@ def test_the_vision_world_plays_the_phase_in_the_vision_false_belief_env(tmp_pat
              if k.startswith("false_belief/t")]
     assert turns and all(r["info"]["n_images"] == r["reply"].count("Observe()") for r in turns)
     assert next(iter(_records(outcome.root).values())).score()["inertia_ori"] == 1.0
+
+
+def test_metrics_count_the_failed_false_belief_requests_as_the_report_does(tmp_path):
+    # the 2nd false-belief turn, every map probe (all of them the false-belief phase's) and some questions fail
+    fail = FakeModel(fail=lambda kind, n: (kind == "explore" and n == 5) or kind == "probe"
+                     or (kind == "question" and n % 3 == 0))
+    experiment = _experiment(tmp_path, agents=(MODEL,), scenes="0:1", max_exp_steps=6, max_false_belief_steps=4,
+                             phases=("explore", "evaluate", "false_belief"), n_per_task=1)
+    run_experiment(experiment, make_model=factory(fail))
+    folder = next(Path(experiment.out).rglob("metrics.json")).parent
+    metrics = json.loads((folder / "metrics.json").read_text())
+    stored = EpisodeStore(folder, readonly=True)
+    expected = {phase: sum(1 for r in stored.results(phase).values() if r.get("error"))
+                for phase in ("explore", "evaluate", "false_belief")}
+    assert expected["false_belief"] >= 2 and expected["evaluate"] >= 1  # the turn and a map probe
+    group = summarise(load_runs([Path(experiment.out)]))["groups"][f"{MODEL} | text | active"]
+    assert metrics["failed_calls"] == sum(expected.values()) == group["exploration"]["failed_calls"]
+    assert metrics["failed_calls_by_phase"] == expected
+    # the files are written after the last phase: a rerun that retries every failure leaves none counted
+    run_experiment(experiment, make_model=factory(FakeModel()))
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["failed_calls"] == 0 and set(metrics["failed_calls_by_phase"].values()) == {0}

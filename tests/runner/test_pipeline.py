@@ -139,6 +139,46 @@ def test_dry_run_counts_requests_still_to_send_and_prices_them(tmp_path):
     assert plan_experiment(_experiment(tmp_path, agents=("scout",), scenes="0:2")).requests["evaluate"] == 9
 
 
+def _priced_config(tmp_path: Path, discount: float, provider: str = "openai") -> str:
+    path = tmp_path / f"models-{provider}-{discount}.toml"
+    server = 'base_url = "http://localhost:8000/v1"\n' if provider == "compat" else ""
+    path.write_text(f'[models.priced]\nprovider = "{provider}"\nmodel = "priced-model"\n{server}'
+                    f'[prices]\n"priced-model" = {{ input = 2.0, output = 10.0, batch_discount = {discount} }}\n')
+    return str(path)
+
+
+@pytest.mark.parametrize("discount", [0.5, 0.25])
+def test_a_batch_dry_run_prices_probes_and_questions_at_the_batch_price_and_the_rest_at_list_price(
+    tmp_path, discount
+):
+    config = _priced_config(tmp_path, discount)
+    phases = ("explore", "probe", "evaluate", "false_belief")
+
+    def plan(phases, *, batch=False):
+        return plan_experiment(_experiment(tmp_path, agents=("priced",), model_config=config, phases=phases),
+                               batch=batch)
+
+    listed = {phase: plan((phase,)).cost_usd for phase in phases}  # each phase alone, at list price
+    assert all(cost > 0 for cost in listed.values())
+    assert plan(phases).cost_usd == pytest.approx(sum(listed.values()))
+    batched = plan(phases, batch=True)
+    # exploration and the false-belief phase are sent interactively; probes and questions in provider batches
+    expected = listed["explore"] + listed["false_belief"] + (1 - discount) * (listed["probe"] + listed["evaluate"])
+    assert batched.cost_usd == pytest.approx(expected)
+    assert batched.batched == ("probe", "evaluate") and not batched.no_batch_discount
+    assert batched.requests == plan(phases).requests
+
+
+def test_a_batch_dry_run_refuses_a_provider_without_a_batch_api_and_lists_models_without_a_discount(tmp_path):
+    compat = _priced_config(tmp_path, 0.5, provider="compat")
+    with pytest.raises(ValueError, match="model 'priced': --batch needs an openai or anthropic model"):
+        plan_experiment(_experiment(tmp_path, agents=("priced",), model_config=compat), batch=True)
+    undiscounted = _priced_config(tmp_path, 0)
+    experiment = _experiment(tmp_path, agents=("priced",), model_config=undiscounted)
+    plan = plan_experiment(experiment, batch=True)
+    assert plan.no_batch_discount == ["priced"] and plan.cost_usd == pytest.approx(plan_experiment(experiment).cost_usd)
+
+
 def test_probe_phase_stores_every_probe_by_key_and_assembles_the_record(tmp_path):
     run_experiment(_experiment(tmp_path, agents=("scout",), scenes="0:1", phases=("explore", "probe")))
     folder = next((tmp_path / "run").rglob("probe.jsonl")).parent

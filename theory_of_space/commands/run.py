@@ -172,12 +172,18 @@ def _run(args: argparse.Namespace) -> int:
 
     experiment = experiment_of(args)
     if args.dry_run:
-        plan = plan_experiment(experiment)
+        plan = plan_experiment(experiment, batch=getattr(args, "batch", False))
         total = sum(plan.requests.values())
         print(f"{total} requests at most: " + ", ".join(f"{p} {n}" for p, n in plan.requests.items()))
         for line in plan.details:
             print(f"  {line}")
         print(f"estimated cost: ${plan.cost_usd:.2f}")
+        if plan.batched:
+            print(f"  at batch prices for {', '.join(plan.batched)} (the list price less each model's "
+                  "batch_discount); the other phases at list price")
+        if plan.no_batch_discount:
+            print(f"no batch_discount in the price table for: {', '.join(plan.no_batch_discount)} "
+                  "(their batched requests at list price, as the run records them)")
         if plan.unpriced:
             print(f"no price in the price table for: {', '.join(plan.unpriced)} (not in the estimate)")
         return 0

@@ -57,6 +57,10 @@ ANTHROPIC_MAX_REQUESTS = 100_000
 ANTHROPIC_MAX_BYTES = 240 * 1024 * 1024
 """Under Message Batches' 256 MB request limit."""
 BATCH_PROVIDERS = ("openai", "anthropic")
+BATCHED_PHASES = ("probe", "evaluate")
+"""The phases whose model requests ``--batch`` sends through a provider batch API: those of the model's
+answerer (:func:`batch_answers`). Exploration and the false-belief phase (its turns and its map probes)
+ask the model itself, interactively."""
 
 Outcome = Literal["succeeded", "retry", "failed"]
 
@@ -235,14 +239,21 @@ def provider_batches(config: ModelConfig) -> OpenAIBatches | AnthropicBatches:
     Raises:
         BatchError: the provider has no batch API here (OpenAI-compatible servers, local models).
     """
-    if config.provider == "openai":
-        return OpenAIBatches(config)
-    if config.provider == "anthropic":
-        return AnthropicBatches(config)
-    raise BatchError(
-        f"model {config.name!r}: --batch needs an openai or anthropic model, got provider {config.provider!r} "
-        "(run it without --batch)"
-    )
+    check_batch_provider(config)
+    return OpenAIBatches(config) if config.provider == "openai" else AnthropicBatches(config)
+
+
+def check_batch_provider(config: ModelConfig) -> None:
+    """Check that a model's provider has a batch API here, without reaching it.
+
+    Raises:
+        BatchError: naming the model, for OpenAI-compatible servers and local models.
+    """
+    if config.provider not in BATCH_PROVIDERS:
+        raise BatchError(
+            f"model {config.name!r}: --batch needs an openai or anthropic model, got provider {config.provider!r} "
+            "(run it without --batch)"
+        )
 
 
 # ==== The run folder's batch book ====
@@ -504,8 +515,7 @@ def batch_answers(root: Path, roles: dict[str, Any], meter: Any) -> BatchBook:
         config = getattr(model, "config", None)
         if not isinstance(config, ModelConfig) or not hasattr(model, "client"):
             raise BatchError(f"agent {spec!r}: --batch needs a model agent with a provider client")
-        if config.provider not in BATCH_PROVIDERS:
-            provider_batches(config)  # raises, naming the model
+        check_batch_provider(config)
         book.configs[model_key(config)] = config
         role.answers = MeteredAgent(BatchedAnswers(model, book), meter)
     return book

@@ -387,7 +387,9 @@ def write_episode_files(state: EpisodeState) -> None:
 
     ``scene.json``, ``exploration_turn_logs.json`` (per turn: reply, actions, validity, failure
     reason, metrics), ``messages.json`` (the conversation, its pictures under ``images/``),
-    ``evaluation_turn_logs.json`` (task → question id → question, reply, score) and ``metrics.json``.
+    ``evaluation_turn_logs.json`` (task → question id → question, reply, score) and ``metrics.json``
+    (the exploration's metrics, the failed calls of every phase, the stored answers). It runs after
+    the episode's last phase (:func:`run_phases`), so no phase's results are missing from it.
     """
     folder = state.store.folder
     for phase in state.store.iter_phases():
@@ -413,9 +415,19 @@ def write_episode_files(state: EpisodeState) -> None:
     record = evaluation.to_dict()
     write_json(folder / MESSAGES_FILE, record["conversation"])
     write_json(folder / EVALUATION_FILE, record)
-    failed = sum(1 for t in turns if t and t.get("error")) + sum(1 for a in evaluation.answers if a.call.get("error"))
-    write_json(folder / METRICS_FILE, {"exploration": result.metrics, "failed_calls": failed,
-                                       "questions": len(evaluation.answers)})
+    failed = failed_calls_by_phase(state.store)
+    write_json(folder / METRICS_FILE, {"exploration": result.metrics, "failed_calls": sum(failed.values()),
+                                       "failed_calls_by_phase": failed, "questions": len(evaluation.answers)})
+
+
+def failed_calls_by_phase(store: EpisodeStore) -> dict[str, int]:
+    """Per phase file of an episode, its stored results whose request failed (``error`` set).
+
+    Every phase counts (the false-belief turns and map probes too), read from the same stored results
+    the report counts, so ``metrics.json`` and the report agree.
+    """
+    return {phase: sum(1 for record in store.results(phase).values() if record.get("error"))
+            for phase in store.iter_phases()}
 
 
 PhaseFunction = Callable[[EpisodeState], None]

@@ -16,7 +16,7 @@ from typing import Any
 from theory_of_space import __version__
 from theory_of_space.agents.base import Agent
 from theory_of_space.agents.factory import check_agent_spec, is_scripted
-from theory_of_space.runner.batch import BatchPending
+from theory_of_space.runner.batch import BATCHED_PHASES, BatchPending, check_batch_provider
 from theory_of_space.runner.experiment import PHASES, Experiment, SceneRef, parse_scene_spec, scene_folder
 from theory_of_space.runner.phases import (
     PHASE_FUNCTIONS,
@@ -266,6 +266,11 @@ class RequestPlan:
     unpriced: list[str]
     """Model agents without a price in the price table."""
     details: list[str]
+    batched: tuple[str, ...] = ()
+    """``batch=True``: the phases priced at the batch price (sent through the provider batch APIs)."""
+    no_batch_discount: list[str] = field(default_factory=list)
+    """``batch=True``: priced model agents without a ``batch_discount`` (their batched requests at list
+    price, as the run records them)."""
 
 
 INPUT_TOKENS_PER_TURN = 400
@@ -274,13 +279,23 @@ OUTPUT_TOKENS_ESTIMATE = 1500
 """Estimated output tokens per request (thinking included); a model's ``max_tokens`` bounds it."""
 
 
-def plan_experiment(experiment: Experiment) -> RequestPlan:
+def plan_experiment(experiment: Experiment, *, batch: bool = False) -> RequestPlan:
     """Count the model requests of a run without sending any, and estimate their cost from the price table.
 
     Exploration counts its full budget per active episode (an upper bound); questions are counted
     exactly; probes three per exploration turn (an upper bound). Requests whose results are already
     stored are not counted. Input tokens are estimated as characters / 4 of the prompt plus
     :data:`INPUT_TOKENS_PER_TURN` per earlier turn; output tokens as :data:`OUTPUT_TOKENS_ESTIMATE`.
+
+    Args:
+        experiment: the run to plan.
+        batch: plan a ``--batch`` run: the requests of :data:`~theory_of_space.runner.batch.BATCHED_PHASES`
+            are priced as the run records a batch result (the list price less the model's
+            ``batch_discount``); the other phases stay at list price.
+
+    Raises:
+        ValueError: bad input, as :func:`run_experiment` names it; with ``batch``, a model whose provider
+            has no batch API.
     """
     from theory_of_space.agents.config import resolve_model_config
     from theory_of_space.env.prompts import initial_message
@@ -289,16 +304,21 @@ def plan_experiment(experiment: Experiment) -> RequestPlan:
 
     plan = _prepare(experiment)
     counts = dict.fromkeys(plan.phases, 0)
-    cost, unpriced, details = 0.0, [], []
+    cost, unpriced, details, no_discount = 0.0, [], [], []
+    batched = tuple(p for p in counts if p in BATCHED_PHASES) if batch else ()
     for spec in plan.agents:
         model = not is_scripted(spec)
-        price = None
+        priced = None
         if model:
             config = resolve_model_config(spec, config_path=experiment.model_config)
+            if batch:
+                check_batch_provider(config)
             if config.input_price_per_mtok is None or config.output_price_per_mtok is None:
                 unpriced.append(spec)
             else:
-                price = (config.input_price_per_mtok, config.output_price_per_mtok)
+                priced = config
+                if batch and not config.batch_discount:
+                    no_discount.append(spec)
         agent_requests = 0
         for ref, scene in plan.scenes:
             questions = generate_questions(scene, n_per_task=experiment.n_per_task, tasks=experiment.tasks)
@@ -323,11 +343,12 @@ def plan_experiment(experiment: Experiment) -> RequestPlan:
                         n = max(0, per_phase.get(phase, 0))
                         counts[phase] += n
                         agent_requests += n
-                        if price is not None and n:
+                        if priced is not None and n:
                             context = base + INPUT_TOKENS_PER_TURN * (steps if phase != "explore" else steps / 2)
-                            cost += n * (context * price[0] + OUTPUT_TOKENS_ESTIMATE * price[1]) / 1e6
+                            one = priced.cost_usd(context, OUTPUT_TOKENS_ESTIMATE, batch=phase in batched)
+                            cost += n * (one or 0.0)
         details.append(f"{spec}: {agent_requests} requests" + ("" if model else " (scripted, free)"))
-    return RequestPlan(counts, cost, unpriced, details)
+    return RequestPlan(counts, cost, unpriced, details, batched, no_discount)
 
 
 def outcome_lines(outcome: RunOutcome) -> list[str]:
