@@ -122,11 +122,14 @@ def test_a_failed_false_belief_request_is_counted_and_shown_with_its_reason(fals
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     failed = next(line for line in lines if line["key"].startswith("fb_probe/"))
     failed["error"] = "HTTP 500: server error"
+    priced = next(line for line in lines if line["key"].startswith("false_belief/t"))
+    priced["call"]["cost_usd"] = 0.25  # a priced phase turn counts in the group's cost
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     written = write_report([run], tmp_path / "out")
     summary = json.loads(written.summary_path.read_text())
     assert summary["groups"]["inertial | text | active"]["false_belief"]["failed_calls"] == 1
     assert summary["groups"]["inertial | text | active"]["exploration"]["failed_calls"] == 1
+    assert summary["groups"]["inertial | text | active"]["exploration"]["cost_usd"] == pytest.approx(0.25)
     assert "## False belief" in written.text
     assert (tmp_path / "out" / "figures" / "inertia.svg").stat().st_size > 1000
     pages = [page.read_text() for page in sorted((tmp_path / "out" / "episodes").glob("*.html"))]

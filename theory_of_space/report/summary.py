@@ -209,7 +209,9 @@ def summarise_group(episodes: Sequence[EpisodeData]) -> dict[str, Any]:
     exploration = {key: _mean([e.metrics.get("exploration", {}).get(key) for e in episodes])
                    for key in EXPLORATION_KEYS}
     exploration["cost_usd"] = sum(
-        float(r.get("call", {}).get("cost_usd") or 0.0) for e in episodes for r in (*e.turns, *e.probes, *e.answers)
+        float(r.get("call", {}).get("cost_usd") or 0.0)
+        for e in episodes
+        for r in (*e.turns, *e.probes, *e.answers, *e.false_belief)
     )
     exploration["failed_calls"] = sum(e.failed_calls for e in episodes)
     accuracy = aggregate((a["task"], float(a["score"]["value"])) for e in episodes for a in e.answers)
