@@ -10,7 +10,7 @@ probes package provides one (or both by the ``oracle``, with ``scripted_answerer
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,15 @@ class MeteredAgent:
         self.agent = agent
         self.name = agent.name
         self.meter = meter
+
+    @property
+    def action_format(self) -> str:
+        """The wrapped agent's (a model may act through tool calls; the env must take the same)."""
+        return str(getattr(self.agent, "action_format", "text"))
+
+    def set_tools(self, specs: Sequence[Mapping[str, Any]]) -> None:
+        """Offer these tools from now on (forwarded to a tools-mode model)."""
+        self.agent.set_tools(specs)  # type: ignore[attr-defined]
 
     def act(self, messages: Sequence[Message]) -> AgentReply:
         self.meter.start()
