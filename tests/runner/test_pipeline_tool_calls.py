@@ -11,6 +11,9 @@ import gymnasium as gym
 import pytest
 
 from tests.agents.fake_servers import FAST_RETRIES, FakeModelServer, Step
+from theory_of_space.agents.base import Message
+from theory_of_space.agents.model_agent import make_model_agent
+from theory_of_space.env.tools import tool_specs
 from theory_of_space.runner.evaluate import EVALUATION_FILE, SceneEvaluation
 from theory_of_space.runner.experiment import Experiment
 from theory_of_space.runner.false_belief_phase import (
@@ -18,7 +21,7 @@ from theory_of_space.runner.false_belief_phase import (
     false_belief_turn_key,
     stored_false_belief_episode,
 )
-from theory_of_space.runner.phases import episode_settings, explore_turn_key
+from theory_of_space.runner.phases import ReplayAgent, episode_settings, explore_turn_key
 from theory_of_space.runner.pipeline import run_experiment
 from theory_of_space.runner.store import EpisodeStore
 from theory_of_space.world.generate import generate_scene
@@ -137,3 +140,26 @@ def test_a_tool_calling_model_plays_the_false_belief_phase_and_resumes_it(tmp_pa
     assert server.received[asked].body == server.received[3].body
     replayed = stored_false_belief_episode(EpisodeStore(folder), scene, settings, experiment.max_false_belief_steps)
     assert [m.to_dict() for m in replayed.messages] == [m.to_dict() for m in played.messages]
+
+
+@pytest.mark.parametrize("provider", ["compat", "anthropic"])
+def test_the_tools_of_one_episode_phase_leave_the_shared_model_unchanged(provider, server, monkeypatch):
+    """Episodes in flight share one model: the false-belief Term of one must not reach the others' requests."""
+    overrides = {"action_format": "tools", **FAST_RETRIES}
+    if provider == "anthropic":
+        pytest.importorskip("anthropic")
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+        spec, overrides = "claude-sonnet-4.5", {**overrides, "base_url": server.root_url, "stream": "false"}
+    else:
+        spec = f"compat:tool-model@{server.url}"
+    with make_model_agent(spec, overrides=overrides) as model:
+        in_phase, exploring = ReplayAgent(model, [], advance=False), ReplayAgent(model, [], advance=False)
+        in_phase.set_tools(tool_specs(false_belief=True))
+        for agent in (in_phase, exploring, model):
+            agent.act([Message("user", "Begin.")])
+    offered = [[t.get("function", t) for t in r.body["tools"]] for r in server.received]
+    terms = [next(t for t in tools if t["name"] == "Term") for tools in offered]
+    schemas = [t.get("parameters") or t.get("input_schema") for t in terms]
+    assert [s["required"] for s in schemas] == [["changes"], [], []]
+    with make_model_agent(f"compat:text-model@{server.url}") as text_model, pytest.raises(ValueError, match="tools"):
+        text_model.act([Message("user", "Begin.")], tools=tool_specs())

@@ -203,10 +203,7 @@ class _StoredOnly:
         self.name = "stored"
         self.action_format = action_format
 
-    def set_tools(self, specs: Any) -> None:
-        """Nothing to offer: no request is sent."""
-
-    def act(self, messages: Any) -> AgentReply:
+    def act(self, messages: Any, *, tools: Any = None) -> AgentReply:
         raise ValueError(f"{self.folder}: the stored turns end before the false-belief episode does; rerun its phases")
 
 

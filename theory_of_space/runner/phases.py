@@ -174,6 +174,8 @@ class ReplayAgent:
     A scripted agent plans as it goes, so it is also asked during the replay (free) to stay in step;
     a model keeps no state and is not asked again for a stored turn. A stored reply comes back with the
     tool calls its call record kept (``call["extra"]["tool_calls"]``): in tools mode they are the action.
+    The tools a phase offers (:meth:`set_tools`) are this episode's: they go with its requests and leave
+    those of the model, which every episode of a run shares, unchanged.
     """
 
     def __init__(self, agent: Agent, stored: Sequence[dict[str, Any]], *, advance: bool) -> None:
@@ -182,6 +184,7 @@ class ReplayAgent:
         self.stored = list(stored)
         self.advance = advance
         self.turn = 0
+        self.tools: list[dict[str, Any]] | None = None
 
     @property
     def action_format(self) -> str:
@@ -189,8 +192,8 @@ class ReplayAgent:
         return agent_action_format(self.agent)
 
     def set_tools(self, specs: Sequence[Mapping[str, Any]]) -> None:
-        """Offer these tools from now on (a new phase of a tools-mode episode)."""
-        self.agent.set_tools(specs)  # type: ignore[attr-defined]
+        """Offer these tools in this episode's next requests (the env's, at reset and when a phase opens)."""
+        self.tools = [dict(spec) for spec in specs]
 
     def act(self, messages: Sequence[Message]) -> AgentReply:
         self.turn += 1
@@ -201,7 +204,9 @@ class ReplayAgent:
             call = {k: v for k, v in record["call"].items() if k in CallRecord.__dataclass_fields__}
             calls = (call.get("extra") or {}).get("tool_calls") or ()
             return AgentReply(text=record["reply"], record=CallRecord(**call), tool_calls=tuple(calls))
-        return self.agent.act(messages)
+        if self.tools is None:
+            return self.agent.act(messages)
+        return self.agent.act(messages, tools=self.tools)  # type: ignore[call-arg]
 
 
 def agent_action_format(agent: Agent) -> str:

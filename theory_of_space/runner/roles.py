@@ -83,15 +83,13 @@ class MeteredAgent:
         """The wrapped agent's (a model may act through tool calls; the env must take the same)."""
         return str(getattr(self.agent, "action_format", "text"))
 
-    def set_tools(self, specs: Sequence[Mapping[str, Any]]) -> None:
-        """Offer these tools from now on (forwarded to a tools-mode model)."""
-        self.agent.set_tools(specs)  # type: ignore[attr-defined]
-
-    def act(self, messages: Sequence[Message]) -> AgentReply:
+    def act(self, messages: Sequence[Message], *, tools: Sequence[Mapping[str, Any]] | None = None) -> AgentReply:
+        """The agent's reply; ``tools``: this request's tools, for a tools-mode model (see ``ModelAgent.act``)."""
         self.meter.start()
         reply = None
         try:
-            reply = self.agent.act(messages)
+            options = {} if tools is None else {"tools": tools}  # scripted agents take no tools
+            reply = self.agent.act(messages, **options)
             return reply
         finally:
             self.meter.finish(reply)
