@@ -2,6 +2,7 @@ import json
 
 import gymnasium as gym
 
+from theory_of_space.agents.base import AgentReply, CallRecord
 from theory_of_space.agents.scripted import scout_agent
 from theory_of_space.runner.episode import exploration_history, run_episode
 
@@ -35,3 +36,30 @@ def test_vision_episodes_carry_their_pictures_in_the_messages(example_scene):
     views = [m for m in result.messages[2:] if m.role == "user" and m.images]
     assert len(views) == result.metrics["action_counts"]["observe"]
     assert all(m.images[0].shape == (64, 64, 3) and m.content.count("<image>") == 1 for m in views)
+
+
+class _ToolsAgent:
+    """A tools-mode agent that records the tools it is offered before each request, then ends at once."""
+
+    name = "tools"
+    action_format = "tools"
+
+    def __init__(self) -> None:
+        self.tools: list[str] | None = ["Term(changes)"]  # left over from another episode's false-belief phase
+        self.offered: list[list[str] | None] = []
+
+    def set_tools(self, specs):
+        self.tools = [spec["name"] for spec in specs]
+
+    def act(self, messages):
+        self.offered.append(self.tools)
+        return AgentReply("", CallRecord(model="tools"), tool_calls=({"name": "Term", "arguments": {}},))
+
+
+def test_a_tools_agent_is_offered_the_env_tools_from_its_first_request(example_scene):
+    """A model shared by a run's episodes must not keep offering the tools of another episode's phase."""
+    env = gym.make("TheoryOfSpace/Explore-v0", action_format="tools", query_enabled=False)
+    agent = _ToolsAgent()
+    result = run_episode(env, agent, options={"scene": example_scene})
+    assert result.terminated and result.turns[0].valid
+    assert agent.offered == [["JumpTo", "Rotate", "Observe", "Term"]]  # no Query: this env disables it

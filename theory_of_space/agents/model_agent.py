@@ -69,10 +69,25 @@ class ModelAgent:
         )
         self._closed = False
 
-    def act(self, messages: Sequence[Message]) -> AgentReply:
-        """Reply to the conversation (after the configured history limits are applied)."""
+    def act(self, messages: Sequence[Message], *, tools: Sequence[Mapping[str, Any]] | None = None) -> AgentReply:
+        """Reply to the conversation (after the configured history limits are applied).
+
+        Args:
+            messages: The conversation so far.
+            tools: The tools of this request in place of the agent's (neutral specs; ``tools`` mode only): one
+                episode's phase offers its own tools without changing what other episodes sharing this agent
+                offer (the runner passes them; :meth:`set_tools` changes the agent's own).
+
+        Raises:
+            ValueError: ``tools`` given to an agent not in ``tools`` mode.
+        """
         visible = trim_history(messages, turns=self.config.history_turns, images=self.config.history_images)
-        request = self.client.build_request(visible)
+        if tools is None:
+            request = self.client.build_request(visible)
+        elif self.config.action_format != "tools":
+            raise ValueError(f"model {self.config.name!r}: tools need action_format='tools'")
+        else:
+            request = self.client.build_request(visible, tools=tools)  # type: ignore[call-arg]
         key = None
         if self.cache is not None:
             key = request_key({"provider": self.config.provider, "base_url": self.config.base_url, "body": request})

@@ -18,6 +18,7 @@ from theory_of_space.agents.answerers import conversation_turns
 from theory_of_space.agents.base import Message
 from theory_of_space.env.actions import ParsedTurn
 from theory_of_space.env.session import ExplorationSession
+from theory_of_space.env.tools import ToolCalls
 from theory_of_space.probes.fog import FogCandidates, ObserveRecord, fog_candidates
 from theory_of_space.world.geometry import Facing
 from theory_of_space.world.scene import Pose, Scene, scene_seed
@@ -110,7 +111,8 @@ def replay_episode(
     Args:
         scene: the episode's scene.
         messages: the conversation: system, first prompt, then replies and env messages (active), or
-            system and the history prompt (passive).
+            system and the history prompt (passive). When replies carry tool calls (a tool-calling
+            model's episode), each reply is played as its calls.
         agent: the explorer's name, kept for the record.
         query_enabled: whether ``Query`` was part of the grammar.
         solver: whether to run the knowledge solver for the candidate counts (they are empty otherwise).
@@ -119,19 +121,21 @@ def replay_episode(
     session = ExplorationSession(scene, max_steps=_REPLAY_BUDGET, query_enabled=query_enabled)
     replies = [i for i, m in enumerate(messages) if m.role == "assistant"]
     passive = not replies
-    plays: list[tuple[str | ParsedTurn, int]]
+    plays: list[tuple[str | ParsedTurn | ToolCalls, int]]
     if passive:
         last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=len(messages) - 1)
         plays = [(t, last_user) for t in conversation_turns(messages, query_enabled=query_enabled)]
     else:
-        plays = [(messages[i].content, i + 1) for i in replies]
+        # A tool-calling model's turns are its calls (a reply without one was an invalid turn, as in the env).
+        tools = any(messages[i].tool_calls for i in replies)
+        plays = [(ToolCalls(list(messages[i].tool_calls)) if tools else messages[i].content, i + 1) for i in replies]
     seed = scene_seed(scene)
     observations: list[ObserveRecord] = []
     snapshots: list[TurnSnapshot] = []
     for reply, message_index in plays:
         if session.done:
             break
-        outcome = session.play(reply if isinstance(reply, str) else list(reply.actions))
+        outcome = session.play(reply if isinstance(reply, (str, ToolCalls)) else list(reply.actions))
         if not outcome.valid:
             continue
         if outcome.view is not None:

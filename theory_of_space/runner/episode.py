@@ -120,6 +120,8 @@ def run_episode(
             f"the agent acts through {agent_format!r} but the env takes {info.get('action_format', 'text')!r}; "
             f"make the env with action_format={agent_format!r}"
         )
+    if tools:  # the env's tools, not those a shared model offered in its last episode (the false-belief Term)
+        agent.set_tools(info["tools"])
     while not (terminated or truncated):
         reply = agent.act(messages)
         # In tools mode the calls are the action (a reply without calls is an invalid turn).

@@ -264,7 +264,8 @@ class SceneEvaluation:
         for record in self.answers:
             tasks.setdefault(record.question.task, {})[record.question.qid] = record.to_dict()
         conversation = [
-            {"role": m.role, "content": m.content, "images": list(files)}
+            {"role": m.role, "content": m.content, "images": list(files),
+             **({"tool_calls": [dict(call) for call in m.tool_calls]} if m.tool_calls else {})}
             for m, files in zip(self.conversation, self.image_files)
         ]
         return {
@@ -304,7 +305,10 @@ class SceneEvaluation:
             role = stored_field(entry, "role", str, where)
             if role not in ("system", "user", "assistant"):
                 raise EvaluationRecordError(f"expected system, user or assistant for `{where}.role`, got {role!r:.80}")
-            conversation.append(Message(role, stored_field(entry, "content", str, where)))
+            calls = stored_field(entry, "tool_calls", list, where, optional=True, default=[])
+            if not all(isinstance(call, dict) for call in calls):
+                raise EvaluationRecordError(f"expected objects in `{where}.tool_calls`, got {calls!r:.80}")
+            conversation.append(Message(role, stored_field(entry, "content", str, where), tool_calls=tuple(calls)))
             files = stored_field(entry, "images", list, where, optional=True, default=[])
             image_files.append([relative_file(name, f"{where}.images[{i}]") for i, name in enumerate(files)])
         answers = []
@@ -396,7 +400,9 @@ def passive_conversation(scene: Scene, result: EpisodeResult, settings: Evaluati
     return [Message("system", system_message(options)), Message("user", prompt, images=images)]
 
 
-def _exploration_env(settings: EvaluationSettings, *, max_exp_steps: int, reward: str = "none") -> gym.Env:
+def _exploration_env(
+    settings: EvaluationSettings, *, max_exp_steps: int, reward: str = "none", action_format: str = "text"
+) -> gym.Env:
     vision = {"image_size": settings.image_size} if settings.world == "vision" else {}
     return gym.make(
         ENV_IDS[settings.world],
@@ -404,14 +410,18 @@ def _exploration_env(settings: EvaluationSettings, *, max_exp_steps: int, reward
         query_enabled=settings.query_enabled,
         think=settings.think,
         reward=reward,
+        action_format=action_format,
         **vision,
     )
 
 
-def exploration_env(settings: EvaluationSettings, *, reward: str = "none") -> gym.Env:
-    """The env of the settings' exploration: the agent's budget (active) or the proxy budget (passive)."""
+def exploration_env(settings: EvaluationSettings, *, reward: str = "none", action_format: str = "text") -> gym.Env:
+    """The env of the settings' exploration: the agent's budget (active) or the proxy budget (passive).
+
+    ``action_format`` is the explorer's: ``"tools"`` for a model that acts through tool calls.
+    """
     budget = settings.max_exp_steps if settings.setting == "active" else PROXY_MAX_EXP_STEPS
-    return _exploration_env(settings, max_exp_steps=budget, reward=reward)
+    return _exploration_env(settings, max_exp_steps=budget, reward=reward, action_format=action_format)
 
 
 def evaluate_scene(

@@ -38,7 +38,13 @@ from theory_of_space.probes.false_belief_requests import (
 from theory_of_space.probes.requests import ProbeRequest
 from theory_of_space.runner.episode import TurnRecord, run_episode
 from theory_of_space.runner.evaluate import EvaluationSettings
-from theory_of_space.runner.phases import EpisodeState, ReplayAgent, explore_turn_key, turn_record
+from theory_of_space.runner.phases import (
+    EpisodeState,
+    ReplayAgent,
+    agent_action_format,
+    explore_turn_key,
+    turn_record,
+)
 from theory_of_space.runner.plugins import ask_maps
 from theory_of_space.runner.roles import MeteredAgent, plays_false_belief
 from theory_of_space.runner.store import CorruptEntry, EpisodeStore, write_json
@@ -58,8 +64,11 @@ def false_belief_turn_key(step: int) -> str:
     return f"{_TURN_PREFIX}{step:02d}"
 
 
-def false_belief_env(settings: EvaluationSettings, max_false_belief_steps: int) -> gym.Env:
-    """The env of an active episode with the false-belief phase, in the settings' world."""
+def false_belief_env(
+    settings: EvaluationSettings, max_false_belief_steps: int, *, action_format: str = "text"
+) -> gym.Env:
+    """The env of an active episode with the false-belief phase, in the settings' world and the agent's
+    ``action_format`` (``"tools"``: the actions, and the phase's ``Term(changes)``, are tool calls)."""
     vision = {"image_size": settings.image_size} if settings.world == "vision" else {}
     return gym.make(
         FALSE_BELIEF_ENV_IDS[settings.world],
@@ -68,6 +77,7 @@ def false_belief_env(settings: EvaluationSettings, max_false_belief_steps: int) 
         query_enabled=settings.query_enabled,
         think=settings.think,
         reward="none",
+        action_format=action_format,
         **vision,
     )
 
@@ -119,13 +129,14 @@ def false_belief_phase(state: EpisodeState) -> None:
             record = {**turn_record(turn), "phase": PHASE, "turn": step, "episode_turn": turn.index}
             state.store.put(PHASE, false_belief_turn_key(step), record)
 
-    with false_belief_env(state.settings, state.max_false_belief_steps) as env:
+    player = state.roles.phase_player or state.roles.model  # a model's; None: a scripted agent plays
+    action_format = "text" if player is None else agent_action_format(player)
+    with false_belief_env(state.settings, state.max_false_belief_steps, action_format=action_format) as env:
         env.reset(options={"scene": state.scene})
         changed, changes = env.unwrapped.false_belief_scene, env.unwrapped.false_belief_changes
         scripted: FalseBeliefAgent | None = None
-        if state.roles.is_model:
-            assert state.roles.model is not None
-            agent: Agent = state.roles.phase_player or state.roles.model
+        if player is not None:
+            agent: Agent = player
         else:
             scripted = FalseBeliefAgent(
                 state.agent.lower(),  # type: ignore[arg-type]
@@ -187,11 +198,12 @@ def _map_asker(state: EpisodeState, scripted: FalseBeliefAgent | None) -> Any:
 class _StoredOnly:
     """The agent of a read-back: any request means the stored turns end before the episode does."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, action_format: str) -> None:
         self.folder = folder
         self.name = "stored"
+        self.action_format = action_format
 
-    def act(self, messages: Any) -> AgentReply:
+    def act(self, messages: Any, *, tools: Any = None) -> AgentReply:
         raise ValueError(f"{self.folder}: the stored turns end before the false-belief episode does; rerun its phases")
 
 
@@ -200,6 +212,12 @@ def _consecutive(results: dict[str, dict[str, Any]], key: Callable[[int], str]) 
     while (record := results.get(key(len(turns) + 1))) is not None:
         turns.append(record)
     return turns
+
+
+def _stored_action_format(turns: list[dict[str, Any]]) -> str:
+    """``"tools"`` when the stored turns were played through tool calls (their call records say so)."""
+    tools = any(((t.get("call") or {}).get("extra") or {}).get("action_format") == "tools" for t in turns)
+    return "tools" if tools else "text"
 
 
 def stored_false_belief_episode(
@@ -216,8 +234,10 @@ def stored_false_belief_episode(
     """
     exploration = _consecutive(store.results("explore"), explore_turn_key)
     phase = _consecutive(store.results(PHASE), false_belief_turn_key)
-    agent = ReplayAgent(_StoredOnly(store.folder), [*exploration, *phase], advance=False)  # type: ignore[arg-type]
-    with false_belief_env(settings, max_false_belief_steps) as env:
+    action_format = _stored_action_format([*exploration, *phase])
+    stored = _StoredOnly(store.folder, action_format)
+    agent = ReplayAgent(stored, [*exploration, *phase], advance=False)  # type: ignore[arg-type]
+    with false_belief_env(settings, max_false_belief_steps, action_format=action_format) as env:
         env.reset(options={"scene": scene})
         changed = env.unwrapped.false_belief_scene
         result = run_episode(env, agent, options={"scene": scene})

@@ -15,7 +15,7 @@ available when the packages they build on are installed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,7 +172,10 @@ class ReplayAgent:
     """Gives the stored replies for the first turns, then asks the agent.
 
     A scripted agent plans as it goes, so it is also asked during the replay (free) to stay in step;
-    a model keeps no state and is not asked again for a stored turn.
+    a model keeps no state and is not asked again for a stored turn. A stored reply comes back with the
+    tool calls its call record kept (``call["extra"]["tool_calls"]``): in tools mode they are the action.
+    The tools a phase offers (:meth:`set_tools`) are this episode's: they go with its requests and leave
+    those of the model, which every episode of a run shares, unchanged.
     """
 
     def __init__(self, agent: Agent, stored: Sequence[dict[str, Any]], *, advance: bool) -> None:
@@ -181,6 +184,16 @@ class ReplayAgent:
         self.stored = list(stored)
         self.advance = advance
         self.turn = 0
+        self.tools: list[dict[str, Any]] | None = None
+
+    @property
+    def action_format(self) -> str:
+        """The wrapped agent's: ``"tools"`` for a tool-calling model, else ``"text"``."""
+        return agent_action_format(self.agent)
+
+    def set_tools(self, specs: Sequence[Mapping[str, Any]]) -> None:
+        """Offer these tools in this episode's next requests (the env's, at reset and when a phase opens)."""
+        self.tools = [dict(spec) for spec in specs]
 
     def act(self, messages: Sequence[Message]) -> AgentReply:
         self.turn += 1
@@ -189,8 +202,16 @@ class ReplayAgent:
             if self.advance:
                 self.agent.act(messages)
             call = {k: v for k, v in record["call"].items() if k in CallRecord.__dataclass_fields__}
-            return AgentReply(text=record["reply"], record=CallRecord(**call))
-        return self.agent.act(messages)
+            calls = (call.get("extra") or {}).get("tool_calls") or ()
+            return AgentReply(text=record["reply"], record=CallRecord(**call), tool_calls=tuple(calls))
+        if self.tools is None:
+            return self.agent.act(messages)
+        return self.agent.act(messages, tools=self.tools)  # type: ignore[call-arg]
+
+
+def agent_action_format(agent: Agent) -> str:
+    """How ``agent`` acts: ``"tools"`` (a model configured to act through tool calls) or ``"text"``."""
+    return str(getattr(agent, "action_format", "text"))
 
 
 def explore_turn_key(index: int) -> str:
@@ -254,7 +275,7 @@ def explore_phase(state: EpisodeState) -> None:
             state.store.put("explore", explore_turn_key(turn.index), turn_record(turn))
 
     wrapped = ReplayAgent(agent, replay, advance=advance)
-    with exploration_env(settings, reward="info_gain") as env:
+    with exploration_env(settings, reward="info_gain", action_format=agent_action_format(agent)) as env:
         state._explored = run_episode(env, wrapped, options={"scene": scene}, on_turn=on_turn)
     # an earlier attempt that went on longer (before a failed turn was retried) left turns past the end
     turns = {explore_turn_key(t.index) for t in state._explored.turns}

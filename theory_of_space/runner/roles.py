@@ -10,7 +10,7 @@ probes package provides one (or both by the ``oracle``, with ``scripted_answerer
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,11 +78,18 @@ class MeteredAgent:
         self.name = agent.name
         self.meter = meter
 
-    def act(self, messages: Sequence[Message]) -> AgentReply:
+    @property
+    def action_format(self) -> str:
+        """The wrapped agent's (a model may act through tool calls; the env must take the same)."""
+        return str(getattr(self.agent, "action_format", "text"))
+
+    def act(self, messages: Sequence[Message], *, tools: Sequence[Mapping[str, Any]] | None = None) -> AgentReply:
+        """The agent's reply; ``tools``: this request's tools, for a tools-mode model (see ``ModelAgent.act``)."""
         self.meter.start()
         reply = None
         try:
-            reply = self.agent.act(messages)
+            options = {} if tools is None else {"tools": tools}  # scripted agents take no tools
+            reply = self.agent.act(messages, **options)
             return reply
         finally:
             self.meter.finish(reply)

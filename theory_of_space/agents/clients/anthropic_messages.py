@@ -5,7 +5,7 @@ with a token budget, and streaming for long outputs.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from theory_of_space.agents.base import Message
@@ -66,8 +66,13 @@ class AnthropicMessagesClient:
         """The tools sent with every request (neutral specs, :func:`~theory_of_space.env.tools.tool_specs`)."""
         self._closed = False
 
-    def build_request(self, messages: Sequence[Message]) -> dict[str, Any]:
-        """The Messages request body; system messages are joined into the ``system`` parameter."""
+    def build_request(
+        self, messages: Sequence[Message], *, tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The Messages request body; system messages are joined into the ``system`` parameter.
+
+        ``tools`` (neutral specs) replace :attr:`tools` for this request only.
+        """
         config = self.config
         system = "\n\n".join(m.content for m in messages if m.role == "system")
         body: dict[str, Any] = {
@@ -77,8 +82,9 @@ class AnthropicMessagesClient:
         }
         if system:
             body["system"] = system
-        if self.tools:
-            body["tools"] = anthropic_tools(self.tools)
+        specs = self.tools if tools is None else tools
+        if specs:
+            body["tools"] = anthropic_tools(specs)
         if config.thinking:
             body["thinking"] = {"type": "enabled", "budget_tokens": config.thinking_budget}
         if config.reasoning_effort is not None:

@@ -8,7 +8,7 @@ With ``action_format="tools"`` the actions go as function tools and the reply's 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from theory_of_space.agents.base import Message
@@ -64,16 +64,22 @@ class OpenAIChatClient:
         """The tools sent with every request (neutral specs, :func:`~theory_of_space.env.tools.tool_specs`)."""
         self._closed = False
 
-    def build_request(self, messages: Sequence[Message]) -> dict[str, Any]:
-        """The Chat Completions request body for ``messages`` with the configured settings."""
+    def build_request(
+        self, messages: Sequence[Message], *, tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The Chat Completions request body for ``messages`` with the configured settings.
+
+        ``tools`` (neutral specs) replace :attr:`tools` for this request only.
+        """
         config = self.config
         body: dict[str, Any] = {
             "model": config.model,
             "messages": self._messages(messages),
             config.request_token_param: config.max_tokens,
         }
-        if self.tools:
-            body["tools"] = openai_tools(self.tools)
+        specs = self.tools if tools is None else tools
+        if specs:
+            body["tools"] = openai_tools(specs)
         if config.temperature is not None:
             body["temperature"] = config.temperature
         if config.top_p is not None:
