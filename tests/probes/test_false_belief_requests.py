@@ -63,9 +63,9 @@ def test_the_two_scripted_agents_sit_at_the_two_ends_of_the_scale():
             record = run_false_belief_probes(episode, agent.answer_probe)
             again = FalseBeliefRecord.from_dict(json.loads(json.dumps(record.to_dict())))
             assert again.score() == record.score()
-            samples.append(
-                {"identification": record.identification, "probes": record.score(inertia_skip_exact=mode == "inertial")}
-            )
+            scores = record.score(inertia_skip_exact=mode == "inertial")
+            assert scores["revision_curve"]["0"]["items"] == scores["items"]  # point 0: the first-seen maps
+            samples.append({"identification": record.identification, "probes": scores})
         summaries[mode] = summarise_false_belief(samples)
     updating, inertial = summaries["updating"], summaries["inertial"]
     assert updating["f1_overall"] == inertial["f1_overall"] == 1.0
@@ -73,6 +73,16 @@ def test_the_two_scripted_agents_sit_at_the_two_ends_of_the_scale():
     assert inertial["inertia_pos"] == pytest.approx(1.0) and inertial["inertia_ori"] == 1.0
     assert updating["correctness"] == 1.0 and inertial["correctness_ori"] == 0.0
     assert inertial["unchanged_retention"] == 1.0
+    # turn by turn after an object was seen again: the updating agent keeps the new state, the inertial the old
+    for mode, summary in summaries.items():
+        curve = summary["revision_curve"]
+        assert [p["turns_since_seen"] for p in curve] == list(range(len(curve))) and len(curve) >= 4
+        assert all(p["n_inertia_pos"] > 0 and p["n_inertia_ori"] > 0 for p in curve[:3]), mode
+    for point in updating["revision_curve"]:
+        assert point["correctness"] == 1.0 and point["inertia"] == 0.0 and point["inertia_pos"] in (0.0, None)
+    for point in inertial["revision_curve"]:
+        assert point["inertia"] == pytest.approx(1.0) and point["inertia_ori"] in (1.0, None)
+        assert point["correctness_ori"] in (0.0, None)
 
 
 def test_failed_answers_are_recorded_invalid_maps():

@@ -5,10 +5,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from theory_of_space.env.change_report import f1_score, identification_scores, parse_change_report
-from theory_of_space.probes.cogmap import MapEntry
+from theory_of_space.probes.cogmap import MapEntry, cogmap_scale
 from theory_of_space.probes.false_belief import (
     FalseBeliefMap,
     position_inertia,
+    revision_curve,
     score_false_belief_maps,
     summarise_false_belief,
 )
@@ -126,8 +127,6 @@ def test_correctness_inertia_and_sigma_by_hand(sample):
     shift = math.dist(half, old)
     assert scores.inertia_pos == [pytest.approx(math.exp(-(shift**2) / (2 * sigma**2)))]  # cos = 1 half-way
     assert scores.inertia_ori == [1.0, 0.0]
-    from theory_of_space.probes.cogmap import cogmap_scale
-
     scale = cogmap_scale(scene)
     assert scores.correctness_pos == [pytest.approx(math.exp(-math.dist(half, (gx, gy)) / scale))]
     assert scores.correctness_ori == [0.0, 1.0]
@@ -222,3 +221,114 @@ def test_summary_pools_items_and_leaves_undefined_out():
     assert summary["f1_pos"] == 0.5 and summary["f1_ori"] == 0.5 and summary["redundancy"] == 2
     assert summary["inertia_pos"] == pytest.approx(0.5) and summary["inertia_ori"] == 1.0
     assert summary["correctness"] == 0.5 and summary["skipped"] == {"exact": 3} and summary["invalid_maps"] == 1
+
+
+# ---- revision over turns since first seen again -------------------------------------------------
+
+
+def _towards(start, goal, cells):
+    """The point ``cells`` cells from ``start`` on the way to ``goal``."""
+    length = math.dist(start, goal)
+    return (start[0] + (goal[0] - start[0]) * cells / length, start[1] + (goal[1] - start[1]) * cells / length)
+
+
+def test_revision_curve_by_hand_aligns_objects_by_turns_since_seen(sample):
+    scene, changed, changes = sample
+    r1, r2 = [c.name for c in changes if c.kind == "rotate"]
+    move = next(c.name for c in changes if c.kind == "move")
+    exploration = {o.name: _entry(scene, o.name) for o in scene.objects}
+    old, new = exploration[move].position, _entry(changed, move).position
+    # r1 is first seen at turn 1 and kept old until turn 3; r2 first seen at turn 2, missing there, new from
+    # turn 3; the moved object first seen at turn 3 at its old place, one cell towards the truth at 4, exact at 5
+    state = {
+        1: {r1: "old"},
+        2: {r1: "old"},
+        3: {r1: "new", r2: "new", move: old},
+        4: {r1: "new", r2: "new", move: _towards(old, new, 1)},
+        5: {r1: "new", r2: "new", move: new},
+    }
+    maps = []
+    for turn, beliefs in state.items():
+        entries = {}
+        for name, belief in beliefs.items():
+            if name == move:
+                entries[name] = MapEntry(belief, None)
+            else:
+                entries[name] = _entry(scene if belief == "old" else changed, name)
+        maps.append(FalseBeliefMap(turn, entries))
+    scores = score_false_belief_maps(
+        scene,
+        changed,
+        changes,
+        exploration_map=exploration,
+        maps=maps,
+        first_seen={r1: 1, r2: 2, move: 3},
+        inertia_skip_exact=False,
+    )
+    assert scores.sigma == 1.0  # no unchanged object was seen again
+    scale = cogmap_scale(scene)
+    distance = math.dist(old, new)
+    curve = scores.revision_curve
+    assert sorted(curve) == [0, 1, 2, 3, 4]
+    # 0: r1 kept (turn 1), r2 missing (turn 2), move kept (turn 3)
+    assert curve[0].inertia_ori == [1.0] and curve[0].correctness_ori == [0.0, 0.0]
+    assert curve[0].inertia_pos == [pytest.approx(1.0)]
+    assert curve[0].correctness_pos == [pytest.approx(math.exp(-distance / scale))]
+    assert curve[0].skipped == {"no_new_belief": 1}
+    # 1: r1 still kept (turn 2), r2 revised (turn 3), move one cell along (turn 4): cos 1, weight exp(-1/2)
+    assert curve[1].inertia_ori == [1.0, 0.0] and curve[1].correctness_ori == [0.0, 1.0]
+    assert curve[1].inertia_pos == [pytest.approx(math.exp(-0.5))]
+    assert curve[1].correctness_pos == [pytest.approx(math.exp(-(distance - 1) / scale))]
+    # 2: everything revised (r1 at turn 3, r2 at turn 4, move exact at turn 5, scored 0 as asked)
+    assert curve[2].inertia_ori == [0.0, 0.0] and curve[2].inertia_pos == [0.0]
+    assert curve[2].correctness_ori == [1.0, 1.0] and curve[2].correctness_pos == [1.0]
+    assert curve[3].inertia_ori == [0.0, 0.0] and curve[3].inertia_pos == []  # the move has no turn 6
+    assert curve[4].inertia_ori == [0.0] and curve[4].correctness_ori == [1.0]  # r1 only (turn 5)
+    # point 0 is the scores of the turn each object was first seen again
+    assert curve[0].items() == scores.items() and scores.skipped == {"no_new_belief": 1, "not_probed": 1}
+    # pooled: the counts behind each point and the pooled inertia over both kinds
+    summary = summarise_false_belief([{"probes": scores.to_dict()}])
+    pooled = {p["turns_since_seen"]: p for p in summary["revision_curve"]}
+    assert pooled[1]["inertia"] == pytest.approx((1.0 + 0.0 + math.exp(-0.5)) / 3) and pooled[1]["n_inertia"] == 3
+    assert pooled[3]["inertia_pos"] is None and pooled[3]["n_inertia_pos"] == 0 and pooled[3]["n_correctness"] == 2
+    assert pooled[0]["correctness"] == pytest.approx(math.exp(-distance / scale) / 3)
+
+
+def test_an_object_old_when_first_seen_and_new_two_turns_later(sample):
+    scene, changed, changes = sample
+    rotation = next(c.name for c in changes if c.kind == "rotate")
+    move = next(c.name for c in changes if c.kind == "move")
+    exploration = {o.name: _entry(scene, o.name) for o in scene.objects}
+    maps = [FalseBeliefMap(4, {rotation: _entry(scene, rotation), move: _entry(scene, move)}),
+            FalseBeliefMap(5, None),
+            FalseBeliefMap(6, {rotation: _entry(changed, rotation), move: _entry(changed, move)})]
+    scores = score_false_belief_maps(scene, changed, changes, exploration_map=exploration, maps=maps,
+                                     first_seen={rotation: 4, move: 4}, inertia_skip_exact=False)
+    curve = scores.revision_curve
+    assert (curve[0].inertia_ori, curve[0].inertia_pos) == ([1.0], [pytest.approx(1.0)])
+    assert curve[1].items() == {key: [] for key in curve[1].items()} and curve[1].skipped == {"invalid_map": 2}
+    assert (curve[2].inertia_ori, curve[2].inertia_pos) == ([0.0], [0.0])
+    assert curve[2].correctness_ori == [1.0] and curve[2].correctness_pos == [1.0]
+    # by default an exactly placed moved object is left out of inertia, at every point as at the first
+    default = score_false_belief_maps(scene, changed, changes, exploration_map=exploration, maps=maps,
+                                      first_seen={rotation: 4, move: 4}).revision_curve
+    assert default[2].inertia_pos == [] and default[2].skipped == {"exact": 1}
+
+
+def test_pooled_curve_orders_points_numerically_and_sums_counts():
+    def point(**items):
+        return {"items": {key: items.get(key, []) for key in ("correctness_pos", "correctness_ori", "inertia_pos",
+                                                               "inertia_ori")}, "skipped": items.get("skipped", {})}
+
+    probes_a = {"items": {}, "revision_curve": {"0": point(inertia_ori=[1.0]), "10": point(inertia_pos=[0.25]),
+                                                "2": point(correctness_pos=[0.5], skipped={"exact": 1})}}
+    probes_b = {"items": {}, "revision_curve": {"2": point(correctness_ori=[1.0], inertia_ori=[0.0],
+                                                           skipped={"exact": 2, "no_old_facing": 1})}}
+    curve = revision_curve([probes_a, probes_b])
+    assert [p["turns_since_seen"] for p in curve] == [0, 2, 10]
+    two = curve[1]
+    assert two["correctness"] == 0.75 and two["n_correctness"] == 2 and two["n_correctness_pos"] == 1
+    assert two["inertia"] == 0.0 and two["n_inertia"] == 1 and two["correctness_ori"] == 1.0
+    assert two["skipped"] == {"exact": 3, "no_old_facing": 1}
+    assert curve[2]["inertia"] == 0.25 and curve[2]["correctness"] is None and curve[2]["n_correctness"] == 0
+    assert revision_curve([{"items": {}}]) == []  # a sample scored before the curve existed adds no point

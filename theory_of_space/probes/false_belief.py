@@ -20,6 +20,11 @@ changed object is scored in the map of the turn in which an Observe first showed
   correct) unless ``inertia_skip_exact=False``, which scores them 0. Objects missing from either map
   are skipped. The summary pools ``s`` over all objects of all samples.
 
+**Revision over turns** (``revision_curve``): the same correctness and inertia (same formulas, same σ, same
+objects left out), applied to the map of every probed turn t at or after the turn f in which the object was
+first seen again, and pooled by k = t − f (turns since first seen again, counted in valid turns of the
+phase). Point 0 holds the scores above; the later points show whether a kept belief is revised later.
+
 Per turn the unchanged objects the agent knows (observed while exploring or seen again by then) are
 scored too: **accuracy** = mean ``exp(-‖pred − true‖ / L)`` (missing = 0), and **retention** = the
 fraction of those in the last exploration map whose ``global_fb`` entry kept the same cell and, where
@@ -46,6 +51,7 @@ from theory_of_space.world.scene import Scene, normalise_name
 
 __all__ = [
     "ChangeReport",
+    "ChangedObjectScores",
     "FalseBeliefMap",
     "FalseBeliefProbeScores",
     "Identification",
@@ -53,6 +59,7 @@ __all__ = [
     "identification_scores",
     "parse_change_report",
     "position_inertia",
+    "revision_curve",
     "score_false_belief_maps",
     "summarise_false_belief",
 ]
@@ -71,9 +78,13 @@ class FalseBeliefMap:
     entries: CogMap | None
 
 
+CHANGED_ITEM_KEYS = ("correctness_pos", "correctness_ori", "inertia_pos", "inertia_ori")
+"""The per-object values scored for the changed objects, kept as lists so samples can be pooled."""
+
+
 @dataclass
-class FalseBeliefProbeScores:
-    """One sample's probe scores; item lists keep every scored value so samples can be pooled."""
+class ChangedObjectScores:
+    """The changed objects' correctness and inertia values in one set of maps, and why some were left out."""
 
     correctness_pos: list[float] = field(default_factory=list)
     correctness_ori: list[float] = field(default_factory=list)
@@ -82,13 +93,26 @@ class FalseBeliefProbeScores:
     skipped: dict[str, int] = field(default_factory=dict)
     """Why objects were left out of inertia: ``exact``, ``no_old_belief``, ``no_new_belief``, ``no_old_facing``,
     ``invalid_map``, ``not_probed``."""
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def items(self) -> dict[str, list[float]]:
+        return {key: list(getattr(self, key)) for key in CHANGED_ITEM_KEYS}
+
+
+@dataclass
+class FalseBeliefProbeScores(ChangedObjectScores):
+    """One sample's probe scores: the changed objects in the map of the turn each was first seen again, the
+    same objects in every later probed map (``revision_curve``), and the unchanged objects per turn."""
+
     sigma: float = SIGMA_FLOOR
     unchanged_accuracy: dict[int, float] = field(default_factory=dict)
     unchanged_retention: dict[int, float] = field(default_factory=dict)
     invalid_maps: int = 0
-
-    def skip(self, reason: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+    revision_curve: dict[int, ChangedObjectScores] = field(default_factory=dict)
+    """Turns since first seen again (0: the turn it was seen again) → the changed objects scored in the map of
+    that many turns later. A map without JSON leaves its objects out of the point, counted as ``invalid_map``."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,11 +126,10 @@ class FalseBeliefProbeScores:
             "unchanged_accuracy": {str(t): v for t, v in self.unchanged_accuracy.items()},
             "unchanged_retention": {str(t): v for t, v in self.unchanged_retention.items()},
             "invalid_maps": self.invalid_maps,
-            "items": {
-                "correctness_pos": self.correctness_pos,
-                "correctness_ori": self.correctness_ori,
-                "inertia_pos": self.inertia_pos,
-                "inertia_ori": self.inertia_ori,
+            "items": self.items(),
+            "revision_curve": {
+                str(k): {"items": point.items(), "skipped": dict(point.skipped)}
+                for k, point in sorted(self.revision_curve.items())
             },
         }
 
@@ -168,18 +191,16 @@ def score_false_belief_maps(
     scores.sigma = _sigma(unchanged, seen, by_turn, truth)
     for change in changes:
         name = normalise_name(change.name)
-        probe = by_turn.get(seen.get(name, -1))
-        if probe is None:
+        first = seen.get(name)
+        if first not in by_turn:
             scores.skip("not_probed")
-            continue
-        if probe.entries is None:
-            scores.skip("invalid_map")
-            continue
-        predicted = probe.entries.get(name)
-        if change.kind == "move":
-            _score_move(scores, name, predicted, old.get(name), truth[name], scale, inertia_skip_exact)
-        else:
-            _score_rotation(scores, predicted, old.get(name), truth[name])
+        for turn, probe in sorted(by_turn.items()):
+            if first is None or turn < first:
+                continue
+            point = scores.revision_curve.setdefault(turn - first, ChangedObjectScores())
+            for target in (scores, point) if turn == first else (point,):
+                _score_change(target, change.kind, probe, name, old.get(name), truth[name], scale, scores.sigma,
+                              inertia_skip_exact)
     known = {normalise_name(n) for n in known_before}
     for probe in maps:
         if probe.entries is not None:
@@ -187,13 +208,33 @@ def score_false_belief_maps(
     return scores
 
 
-def _score_move(
-    scores: FalseBeliefProbeScores,
+def _score_change(
+    scores: ChangedObjectScores,
+    kind: str,
+    probe: FalseBeliefMap,
     name: str,
+    old: MapEntry | None,
+    truth: MapEntry,
+    scale: float,
+    sigma: float,
+    skip_exact: bool,
+) -> None:
+    """Score one changed object in one map: correctness, and inertia unless it is left out (counted)."""
+    if probe.entries is None:
+        scores.skip("invalid_map")
+    elif kind == "move":
+        _score_move(scores, probe.entries.get(name), old, truth, scale, sigma, skip_exact)
+    else:
+        _score_rotation(scores, probe.entries.get(name), old, truth)
+
+
+def _score_move(
+    scores: ChangedObjectScores,
     predicted: MapEntry | None,
     old: MapEntry | None,
     truth: MapEntry,
     scale: float,
+    sigma: float,
     skip_exact: bool,
 ) -> None:
     if predicted is None:
@@ -204,7 +245,7 @@ def _score_move(
     if old is None:
         scores.skip("no_old_belief")
         return
-    value = position_inertia(old.position, predicted.position, truth.position, scores.sigma, skip_exact=skip_exact)
+    value = position_inertia(old.position, predicted.position, truth.position, sigma, skip_exact=skip_exact)
     if value is None:
         scores.skip("exact")
     else:
@@ -212,7 +253,7 @@ def _score_move(
 
 
 def _score_rotation(
-    scores: FalseBeliefProbeScores, predicted: MapEntry | None, old: MapEntry | None, truth: MapEntry
+    scores: ChangedObjectScores, predicted: MapEntry | None, old: MapEntry | None, truth: MapEntry
 ) -> None:
     scores.correctness_ori.append(float(predicted is not None and predicted.facing == truth.facing))
     if predicted is None:
@@ -277,7 +318,8 @@ def summarise_false_belief(samples: Sequence[Mapping[str, Any]]) -> dict[str, An
             when probed, ``probes`` (:meth:`FalseBeliefProbeScores.to_dict`).
 
     Identification F1, steps and redundancy are means over samples (an undefined value is left out);
-    correctness and inertia pool every scored object of every sample.
+    correctness and inertia pool every scored object of every sample; ``revision_curve`` pools them per
+    number of turns since first seen again (:func:`revision_curve`).
     """
     identification = [s["identification"] for s in samples if s.get("identification")]
     probes = [s["probes"] for s in samples if s.get("probes")]
@@ -297,7 +339,46 @@ def summarise_false_belief(samples: Sequence[Mapping[str, Any]]) -> dict[str, An
     summary["unchanged_accuracy"] = _mean([v for p in probes for v in p["unchanged_accuracy"].values()])
     summary["unchanged_retention"] = _mean([v for p in probes for v in p["unchanged_retention"].values()])
     summary["invalid_maps"] = sum(p["invalid_maps"] for p in probes)
+    summary["revision_curve"] = revision_curve(probes)
     return summary
+
+
+def revision_curve(probes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Pool the samples' ``revision_curve`` points by turns since first seen again.
+
+    Args:
+        probes: per-sample :meth:`FalseBeliefProbeScores.to_dict` results.
+
+    Returns:
+        One point per number of turns since first seen again, in order: ``turns_since_seen``; correctness
+        (``correctness_pos``, ``correctness_ori``, and ``correctness`` over both) and inertia (``inertia_pos``,
+        ``inertia_ori``, and ``inertia`` over both), each pooling every object of every sample (None when
+        nothing was scored); ``n_`` + each of these keys, the number of values behind it; and ``skipped``,
+        the objects of the point left out of inertia by reason.
+    """
+    pooled: dict[int, dict[str, list[float]]] = {}
+    skipped: dict[int, dict[str, int]] = {}
+    for p in probes:
+        for key, point in p.get("revision_curve", {}).items():
+            values = pooled.setdefault(int(key), {item: [] for item in CHANGED_ITEM_KEYS})
+            for item in CHANGED_ITEM_KEYS:
+                values[item].extend(point["items"][item])
+            reasons = skipped.setdefault(int(key), {})
+            for reason, count in point["skipped"].items():
+                reasons[reason] = reasons.get(reason, 0) + count
+    curve = []
+    for k, values in sorted(pooled.items()):
+        values = {
+            **values,
+            "correctness": values["correctness_pos"] + values["correctness_ori"],
+            "inertia": values["inertia_pos"] + values["inertia_ori"],
+        }
+        point: dict[str, Any] = {"turns_since_seen": k}
+        point.update({key: _mean(v) for key, v in values.items()})
+        point.update({f"n_{key}": len(v) for key, v in values.items()})
+        point["skipped"] = skipped[k]
+        curve.append(point)
+    return curve
 
 
 def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:
