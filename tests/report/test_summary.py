@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from theory_of_space.report import html as report_html
 from theory_of_space.report.html import write_report
+from theory_of_space.report.plots import revision_series
 from theory_of_space.report.summary import (
     accuracy_table,
     false_belief_table,
@@ -108,6 +110,12 @@ def test_the_false_belief_table_has_a_row_per_agent_and_counts_what_inertia_left
     exact = summary["groups"]["updating | text | active"]["false_belief"]["skipped"]["exact"]
     assert by_agent["updating"]["Left out of inertia"] == f"exact {exact}" and exact > 0
     assert by_agent["updating"]["Ident. F1 overall"] == "100.0" and by_agent["updating"]["Failed calls"] == "0"
+    # turn by turn after each changed object was seen again: revised at once and for good, or never
+    for agent, inertia, correctness in (("updating", 0.0, 1.0), ("inertial", 1.0, None)):
+        curve = summary["groups"][f"{agent} | text | active"]["false_belief"]["revision_curve"]
+        assert [p["turns_since_seen"] for p in curve] == list(range(len(curve))) and len(curve) >= 3
+        assert all(p["inertia"] == pytest.approx(inertia, abs=1e-6) and p["n_inertia"] > 0 for p in curve)
+        assert correctness is None or all(p["correctness"] == correctness for p in curve)
     # summary.json pools the records stored by the phase, scored again
     records = [json.loads(p.read_text()) for p in false_belief_run.rglob("false_belief_record.json")
                if "updating" in p.parts]
@@ -131,6 +139,15 @@ def test_a_failed_false_belief_request_is_counted_and_shown_with_its_reason(fals
     assert summary["groups"]["inertial | text | active"]["exploration"]["failed_calls"] == 1
     assert summary["groups"]["inertial | text | active"]["exploration"]["cost_usd"] == pytest.approx(0.25)
     assert "## False belief" in written.text
-    assert (tmp_path / "out" / "figures" / "inertia.svg").stat().st_size > 1000
+    for name in ("inertia.svg", "revision_curve.svg", "revision_curve.pdf"):
+        assert (tmp_path / "out" / "figures" / name).stat().st_size > 1000
+    assert summary["groups"]["inertial | text | active"]["false_belief"]["revision_curve"][0]["n_correctness"] > 0
     pages = [page.read_text() for page in sorted((tmp_path / "out" / "episodes").glob("*.html"))]
     assert any("HTTP 500: server error" in page and "False-belief phase" in page for page in pages)
+
+
+def test_an_undefined_point_of_the_revision_curve_is_a_gap():
+    points = [{"turns_since_seen": 0, "inertia": 1.0}, {"turns_since_seen": 1, "inertia": None},
+              {"turns_since_seen": 2, "inertia": 0.5}]
+    xs, ys = revision_series(points, "inertia")
+    assert xs == [0, 1, 2] and ys[0] == 1.0 and math.isnan(ys[1]) and ys[2] == 0.5

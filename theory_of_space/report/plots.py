@@ -6,6 +6,7 @@ figures, and says how to get them.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,8 @@ def make_figures(summary: dict[str, Any], episodes: list[EpisodeData], folder: P
     """Write the report's figures to ``folder`` as SVG and PDF; returns the SVG paths (in report order).
 
     Figures: the mean information gain per turn of every active group against SCOUT and STRATEGIST;
-    the probe metrics per group (when probes ran); belief inertia and correctness per group (when the
-    false-belief phase ran).
+    the probe metrics per group (when probes ran); belief inertia and correctness per group, and both
+    against turns since each changed object was first seen again (when the false-belief phase ran).
     """
     import matplotlib
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
@@ -109,6 +110,7 @@ def make_figures(summary: dict[str, Any], episodes: list[EpisodeData], folder: P
     false_belief = {label: g["false_belief"] for label, g in summary["groups"].items() if g.get("false_belief")}
     if false_belief:
         written.append(_inertia_figure(false_belief, folder))
+        written.append(_revision_figure(false_belief, folder))
     return written
 
 
@@ -137,6 +139,43 @@ def _inertia_figure(groups: dict[str, dict[str, Any]], folder: Path) -> Path:
     axis.legend(fontsize="small")
     figure.tight_layout()
     return _save(figure, folder / "inertia")
+
+
+REVISION_PANELS = (("correctness", "correctness"), ("inertia", "inertia (1 kept, 0 revised)"),
+                   ("n_correctness", "objects"))
+"""The panels of the revision figure: key of a ``revision_curve`` point, axis label."""
+
+
+def revision_series(points: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    """Turns since first seen again and the values of ``key`` at each, an undefined value as NaN (a gap)."""
+    return ([p["turns_since_seen"] for p in points],
+            [math.nan if p.get(key) is None else float(p[key]) for p in points])
+
+
+def _revision_figure(groups: dict[str, dict[str, Any]], folder: Path) -> Path:
+    """Correctness and inertia of the changed objects against turns since each was first seen again, one line
+    per agent, and the number of objects behind each point; an undefined point is not drawn."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(6.4, 6.4))
+    axes = figure.subplots(len(REVISION_PANELS), 1, sharex=True, height_ratios=[3, 3, 1.5])
+    for label, figures in groups.items():
+        points = figures.get("revision_curve") or []
+        for axis, (key, _) in zip(axes, REVISION_PANELS):
+            axis.plot(*revision_series(points, key), marker="o", markersize=3, label=label)
+    for axis, (key, name) in zip(axes, REVISION_PANELS):
+        axis.set_ylabel(name)
+        if key != "n_correctness":
+            axis.set_ylim(-0.1, 1.05)
+            axis.axhline(0, color="black", linewidth=0.5)
+    axes[-1].set_ylim(bottom=0)
+    axes[-1].set_xlabel("turns since the changed object was first seen again")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_title("Belief revision after a changed object was seen again")
+    axes[0].legend(fontsize="small")
+    figure.tight_layout()
+    return _save(figure, folder / "revision_curve")
 
 
 def _save(figure: Any, stem: Path) -> Path:

@@ -18,7 +18,9 @@ Metrics (per group, means over episodes unless said otherwise):
 - false belief (when the false_belief phase ran): the stored ``false_belief_record.json`` of every
   episode scored again and pooled by :func:`~theory_of_space.probes.false_belief.summarise_false_belief`
   (identification F1, steps and redundancy are means over episodes; correctness and inertia pool every
-  scored object), with the objects left out of inertia counted by reason.
+  scored object), with the objects left out of inertia counted by reason, and ``revision_curve``: the
+  same correctness and inertia in the maps of the later turns, pooled by turns since each changed object
+  was first seen again, with the number of values behind each point.
 """
 
 from __future__ import annotations
