@@ -6,7 +6,8 @@
 - ``use_gt_cogmap``: the true global map (every object and door, and the agent at its final pose) is
   placed before the question (a sufficiency test).
 - ``use_model_cogmap``: the model's own final global map (one global probe after the exploration) is
-  placed there instead.
+  placed there instead; when that request fails, the runner sends no question and records each as
+  failed with the map request's reason.
 
 These are pure functions the evaluation runner calls around each question request.
 """

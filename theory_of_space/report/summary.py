@@ -7,8 +7,9 @@ Metrics (per group, means over episodes unless said otherwise):
 
 - node coverage, edge coverage, final information gain, steps and action cost: the exploration's
   final values (the passive explorer's in the passive setting);
-- failed calls: exploration turns, probes, questions and false-belief requests whose request failed after
-  its retries (counted, never hidden: a failed answer scores 0 and is listed here);
+- failed calls: exploration turns, probes, questions, the map request of ``use_model_cogmap`` and
+  false-belief requests whose request failed after its retries (counted, never hidden: a failed answer
+  scores 0 and is listed here; a question not sent because its map request failed is one too);
 - accuracy per task: the mean score of its questions; route / survey / overall: the mean over the
   questions of the route tasks, survey tasks, or all tasks;
 - information-gain curve: per turn, the mean over episodes, an episode that ended earlier carried
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from theory_of_space.runner.phases import COGMAP_KEY
 from theory_of_space.runner.store import RUN_FILE, EpisodeStore
 from theory_of_space.tasks import TASK_IDS, TASKS, aggregate
 
@@ -59,6 +61,9 @@ class EpisodeData:
     false_belief_record: dict[str, Any] | None = None
     false_belief: list[dict[str, Any]] = field(default_factory=list)
     """The stored false-belief turns and map replies (for failed calls and the episode page)."""
+    cogmap_requests: list[dict[str, Any]] = field(default_factory=list)
+    """The stored map of a map evaluation mode (``evaluate/cogmap``), with its request in
+    ``use_model_cogmap`` (for failed calls and cost)."""
 
     @property
     def group(self) -> str:
@@ -77,8 +82,9 @@ class EpisodeData:
         return len(self.failures())
 
     def failures(self) -> list[tuple[str, str]]:
-        """(key, reason) of every failed call: exploration turns, probes, questions and false-belief requests."""
-        records = (*self.turns, *self.probes, *self.answers, *self.false_belief)
+        """(key, reason) of every failed call: exploration turns, probes, questions, map requests and
+        false-belief requests."""
+        records = (*self.turns, *self.cogmap_requests, *self.probes, *self.answers, *self.false_belief)
         return [(r["key"], str(r["error"])) for r in records if r.get("error")]
 
     def information_gain_curve(self) -> list[float]:
@@ -100,7 +106,8 @@ def load_episode(folder: Path) -> EpisodeData:
     head = json.loads((folder / "scene.json").read_text())
     store = EpisodeStore(folder, readonly=True)
     turns = sorted(store.results("explore").values(), key=lambda r: int(r.get("turn", 0)))
-    answers = [r for r in store.results("evaluate").values()
+    evaluated = store.results("evaluate")
+    answers = [r for r in evaluated.values()
                if isinstance(r.get("score"), dict) and isinstance(r["score"].get("value"), (int, float))
                and r.get("task") in TASKS]
     probes = list(store.results("probe").values())
@@ -122,9 +129,10 @@ def load_episode(folder: Path) -> EpisodeData:
             except ValueError as error:
                 problems.append(f"{path}: {error}")
     false_belief = list(store.results("false_belief").values())
+    cogmap_requests = [evaluated[COGMAP_KEY]] if COGMAP_KEY in evaluated else []
     return EpisodeData(folder, head["agent"], head["scene_id"], head["scene"], head["settings"], turns, answers,
                        metrics, records["probe_record.json"], probes, problems,
-                       records[FALSE_BELIEF_RECORD_FILE], false_belief)
+                       records[FALSE_BELIEF_RECORD_FILE], false_belief, cogmap_requests)
 
 
 def load_runs(roots: Iterable[Path]) -> list[EpisodeData]:
@@ -211,9 +219,9 @@ def summarise_group(episodes: Sequence[EpisodeData]) -> dict[str, Any]:
     exploration = {key: _mean([e.metrics.get("exploration", {}).get(key) for e in episodes])
                    for key in EXPLORATION_KEYS}
     exploration["cost_usd"] = sum(
-        float(r.get("call", {}).get("cost_usd") or 0.0)
+        float((r.get("call") or {}).get("cost_usd") or 0.0)
         for e in episodes
-        for r in (*e.turns, *e.probes, *e.answers, *e.false_belief)
+        for r in (*e.turns, *e.cogmap_requests, *e.probes, *e.answers, *e.false_belief)
     )
     exploration["failed_calls"] = sum(e.failed_calls for e in episodes)
     accuracy = aggregate((a["task"], float(a["score"]["value"])) for e in episodes for a in e.answers)

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from theory_of_space.agents.answerers import BeliefAnswerer, OracleAnswerer
-from theory_of_space.agents.base import Agent, Message
+from theory_of_space.agents.base import Agent, AgentReply, CallRecord, Message
 from theory_of_space.agents.factory import make_agent
 from theory_of_space.agents.scripted import PROXY_MAX_EXP_STEPS
 from theory_of_space.env.exploration import DEFAULT_IMAGE_SIZE, MIN_IMAGE_SIZE
@@ -76,6 +76,10 @@ PROXIES: tuple[str, ...] = ("strategist", "scout")
 PUBLISHED_PROXIES: dict[str, str] = {"text": "strategist", "vision": "scout"}
 """The passive explorer of the published tables per world; any pairing may be run."""
 ENV_IDS: dict[str, str] = {"text": "TheoryOfSpace/Explore-v0", "vision": "TheoryOfSpace/Explore-Vision-v0"}
+MAP_MODES: tuple[str, ...] = ("use_gt_cogmap", "use_model_cogmap")
+"""The evaluation modes that place a map before every question."""
+MAP_FAILED = "the cognitive-map request failed: {error}"
+"""The reason recorded for each question of ``use_model_cogmap`` whose map request failed."""
 
 AgentFactory = Callable[[Scene, Sequence[Question]], Agent]
 """Builds the agent for one scene, given the questions it will be asked."""
@@ -238,7 +242,8 @@ class SceneEvaluation:
     """Per conversation message, the PNG files of its pictures, relative to the record's folder; by
     default named after the message and picture indices."""
     cogmap: str | None = None
-    """The map placed before every question (``use_gt_cogmap``, ``use_model_cogmap``)."""
+    """The map placed before every question (``use_gt_cogmap``, ``use_model_cogmap``); ``None`` when the
+    map request failed."""
     cogmap_reply: str | None = None
     """The model's reply to the final global probe (``use_model_cogmap``)."""
 
@@ -445,6 +450,9 @@ def evaluate_scene(
             the record and its pictures there); not called for a stored record.
         on_answer: called after every answer (the runner saves the record there).
 
+    In ``use_model_cogmap`` the map is asked before the first unanswered question; when that request
+    fails, no question is sent: each is recorded as failed with the reason (:func:`unasked_answer`).
+
     Raises:
         ValueError: ``stored`` names pictures that were not loaded.
     """
@@ -459,37 +467,81 @@ def evaluate_scene(
         evaluation = SceneEvaluation(scene, agent.name, settings, conversation, metrics, dict(suite.unavailable))
         if on_explored is not None:
             on_explored(evaluation)
-    if settings.mode in ("use_gt_cogmap", "use_model_cogmap") and evaluation.cogmap is None:
-        evaluation.cogmap, evaluation.cogmap_reply = cogmap_for_mode(scene, evaluation.conversation, agent, settings)
     answered = {r.question.qid for r in evaluation.answers}
-    for question in suite.questions:
-        if question.qid in answered:
-            continue
-        request = question_messages(evaluation.conversation, question, think=settings.think)
-        reply = agent.act(mode_messages(request, settings.mode, cogmap=evaluation.cogmap))
-        score = score_question(question, scored_reply(reply.text, settings.mode), scene)
-        evaluation.answers.append(AnswerRecord(question, reply.text, score, reply.record.to_dict()))
+    todo = [question for question in suite.questions if question.qid not in answered]
+    failed: CallRecord | None = None
+    if todo and settings.mode in MAP_MODES and evaluation.cogmap is None:
+        made = cogmap_for_mode(scene, evaluation.conversation, agent, settings)
+        evaluation.cogmap, evaluation.cogmap_reply = made.cogmap, made.reply_text
+        failed = made.call if made.error else None
+    for question in todo:
+        if failed is not None:
+            evaluation.answers.append(unasked_answer(question, scene, failed))
+        else:
+            request = question_messages(evaluation.conversation, question, think=settings.think)
+            reply = agent.act(mode_messages(request, settings.mode, cogmap=evaluation.cogmap))
+            score = score_question(question, scored_reply(reply.text, settings.mode), scene)
+            evaluation.answers.append(AnswerRecord(question, reply.text, score, reply.record.to_dict()))
         if on_answer is not None:
             on_answer(evaluation)
     return evaluation
 
 
+@dataclass(frozen=True)
+class ModeCogmap:
+    """The map a map mode places before every question, and the request it came from."""
+
+    cogmap: str | None
+    """The map JSON (``{}`` when the model wrote none); ``None`` when the map request failed."""
+    reply: AgentReply | None = None
+    """The model's reply to the final global map probe (``use_model_cogmap``); ``None`` for the true map."""
+
+    @property
+    def reply_text(self) -> str | None:
+        """The model's reply text (empty for a failed request); ``None`` for the true map."""
+        return None if self.reply is None else self.reply.text
+
+    @property
+    def call(self) -> CallRecord | None:
+        """The map request's call record (``use_model_cogmap``)."""
+        return None if self.reply is None else self.reply.record
+
+    @property
+    def error(self) -> str | None:
+        """Why the map request failed after its retries, or ``None``."""
+        return None if self.reply is None else self.reply.record.error
+
+
 def cogmap_for_mode(
     scene: Scene, conversation: Sequence[Message], agent: Agent, settings: EvaluationSettings
-) -> tuple[str, str | None]:
-    """The map placed before the questions, and the model's probe reply it came from (``use_model_cogmap``).
+) -> ModeCogmap:
+    """The map placed before the questions, and the model's map request it came from (``use_model_cogmap``).
 
-    ``use_gt_cogmap``: the true map with the agent at the exploration's final pose. ``use_model_cogmap``: the
-    agent is asked the final global map probe once and its map (``{}`` if it wrote none) is used.
+    ``use_gt_cogmap``: the true map with the agent at the exploration's final pose (no request).
+    ``use_model_cogmap``: the agent is asked the final global map probe once and its map (``{}`` if it wrote
+    none) is used; when that request failed there is no map (``cogmap`` is ``None``), and the reply's call
+    record says why.
     """
     replay = replay_episode(scene, conversation, query_enabled=settings.query_enabled, solver=False)
     if settings.mode == "use_gt_cogmap":
         pose = replay.turns[-1].pose if replay.turns else scene.start
-        return gt_cogmap_json(scene, pose), None
+        return ModeCogmap(gt_cogmap_json(scene, pose))
     requests = build_probe_requests(replay, kinds=("global",))
     messages = requests[-1].messages if requests else (*conversation, Message("user", map_prompt("global")))
-    reply = agent.act(list(messages)).text
-    return model_cogmap_json(scene, reply), reply
+    reply = agent.act(list(messages))
+    return ModeCogmap(None if reply.record.error else model_cogmap_json(scene, reply.text), reply)
+
+
+def unasked_answer(question: Question, scene: Scene, map_call: CallRecord) -> AnswerRecord:
+    """The answer recorded, with no request sent, for a question whose map request failed.
+
+    No reply (``None``), the score of an empty answer (0), and a call record whose error is
+    :data:`MAP_FAILED` with the map request's reason: the question counts as a failed call and a rerun
+    that retries failures asks the map, then the question, again.
+    """
+    reason = MAP_FAILED.format(error=map_call.error)
+    call = CallRecord(model=map_call.model, error=reason)
+    return AnswerRecord(question, None, score_question(question, "", scene), call.to_dict())
 
 
 def episode_dir(root: Path, agent: str, scene: Scene, settings: EvaluationSettings) -> Path:

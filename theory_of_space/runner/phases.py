@@ -28,6 +28,7 @@ from theory_of_space.runner.batch import BatchPending
 from theory_of_space.runner.episode import EpisodeResult, TurnRecord, run_episode
 from theory_of_space.runner.evaluate import (
     EVALUATION_FILE,
+    MAP_MODES,
     PUBLISHED_PROXIES,
     AnswerRecord,
     EvaluationSettings,
@@ -35,6 +36,7 @@ from theory_of_space.runner.evaluate import (
     cogmap_for_mode,
     exploration_env,
     passive_conversation,
+    unasked_answer,
 )
 from theory_of_space.runner.experiment import Experiment, SceneRef, safe_name, scene_folder
 from theory_of_space.runner.roles import AgentRoles
@@ -112,13 +114,11 @@ class EpisodeState:
         return self._conversation
 
     def needs_retry(self, record: dict[str, Any] | None) -> bool:
-        """Whether a stored result must be requested again (missing, or failed with retries on)."""
-        if record is None:
-            return True
-        if record.get("error") and self.retry_failed:
+        """Whether a stored result must be requested again (missing, or failed with retries on); a
+        failure to retry is counted."""
+        if record is not None and wants_request(record, retry_failed=self.retry_failed):
             self.counters.retried += 1
-            return True
-        return False
+        return wants_request(record, retry_failed=self.retry_failed)
 
     def fan_out(self, items: Sequence[Any], ask: Callable[[Any], None]) -> None:
         """Run ``ask`` on every item: through the request pool for a model, in this thread otherwise."""
@@ -135,6 +135,11 @@ class EpisodeState:
                 error = error or caught
         if error is not None:
             raise error
+
+
+def wants_request(record: dict[str, Any] | None, *, retry_failed: bool) -> bool:
+    """Whether a stored result is requested again: it is missing, or it failed and failures are retried."""
+    return record is None or bool(record.get("error") and retry_failed)
 
 
 def episode_parts(agent: str, ref: SceneRef, scene: Scene, settings: EvaluationSettings) -> tuple[str, ...]:
@@ -292,8 +297,13 @@ def explore_phase(state: EpisodeState) -> None:
 # ==== evaluate ====
 
 
-def _question_key(question: Question) -> str:
+def question_key(question: Question) -> str:
+    """``evaluate/dir/q1``: the key of a question's stored answer."""
     return f"evaluate/{question.task}/{question.qid}"
+
+
+COGMAP_KEY = "evaluate/cogmap"
+"""The key of the map a map evaluation mode places before every question (its request, in ``use_model_cogmap``)."""
 
 
 def _valid_answer(record: dict[str, Any]) -> str | None:
@@ -308,61 +318,107 @@ def _valid_answer(record: dict[str, Any]) -> str | None:
     return None
 
 
+def _valid_cogmap(record: dict[str, Any]) -> str | None:
+    """What is wrong with a stored map record, or ``None`` (a failed request keeps no map, only its error)."""
+    if not (isinstance(record.get("cogmap"), str) or (record.get("cogmap") is None and record.get("error"))):
+        return "expected a string `cogmap`, or an `error` for a failed request"
+    if not (record.get("call") is None or isinstance(record.get("call"), dict)):
+        return "`call` is not an object"
+    return None
+
+
+def _stored(
+    state: EpisodeState, records: dict[str, dict[str, Any]], key: str, check: Callable[[dict[str, Any]], str | None]
+) -> dict[str, Any] | None:
+    """The stored evaluate record under ``key``, or ``None`` when there is none or it is corrupt (reported)."""
+    record = records.get(key)
+    problem = None if record is None else check(record)
+    if problem is not None:
+        state.counters.corrupt.append(CorruptEntry(state.store.path("evaluate"), None, f"{key}: {problem}"))
+        return None
+    return record
+
+
 def evaluate_phase(state: EpisodeState) -> None:
-    """Ask every question not stored yet (one request each, fanned out) and store each scored answer."""
+    """Ask every question not stored yet (one request each, fanned out) and store each scored answer.
+
+    In ``use_model_cogmap`` the model's map is asked first (:func:`_mode_cogmap`); when that request
+    failed, no question is sent and each is stored as failed with the map's reason (see
+    :func:`~theory_of_space.runner.evaluate.unasked_answer`), so a rerun asks the map, then them, again.
+    """
     conversation = state.conversation()
     stored = state.store.results("evaluate")
-    todo = []
-    for question in state.questions.questions:
-        record = stored.get(_question_key(question))
-        problem = None if record is None else _valid_answer(record)
-        if problem is not None:
-            state.counters.corrupt.append(
-                CorruptEntry(state.store.path("evaluate"), None, f"{_question_key(question)}: {problem}")
-            )
-            record = None
-        if state.needs_retry(record):
-            todo.append(question)
+    todo = [q for q in state.questions.questions
+            if state.needs_retry(_stored(state, stored, question_key(q), _valid_answer))]
     if not todo:
         return
     answerer = state.answerer()
     think, mode = state.settings.think, state.settings.mode
-    cogmap = _mode_cogmap(state, conversation, answerer)
+    made = _mode_cogmap(state, conversation, answerer)
+    if made is not None and made.get("error"):
+        call = CallRecord(model=str((made.get("call") or {}).get("model", "")), error=str(made["error"]))
+        for question in todo:
+            _put_answer(state, unasked_answer(question, state.scene, call))
+        return
+    cogmap = None if made is None else made["cogmap"]
 
     def ask(question: Question) -> None:
         reply = answerer.act(mode_messages(question_messages(conversation, question, think=think), mode, cogmap=cogmap))
         score = score_question(question, scored_reply(reply.text, mode), state.scene)
-        state.store.put(
-            "evaluate",
-            _question_key(question),
-            {
-                "phase": "evaluate",
-                "task": question.task,
-                "qid": question.qid,
-                "question": question.to_dict(),
-                "reply": reply.text,
-                "score": score.to_dict(),
-                "call": reply.record.to_dict(),
-                "error": reply.record.error,
-            },
-        )
+        _put_answer(state, AnswerRecord(question, reply.text, score, reply.record.to_dict()))
 
     state.fan_out(todo, ask)
 
 
-_COGMAP_KEY = "evaluate/cogmap"
+def _put_answer(state: EpisodeState, answer: AnswerRecord) -> None:
+    question = answer.question
+    state.store.put(
+        "evaluate",
+        question_key(question),
+        {
+            "phase": "evaluate",
+            "task": question.task,
+            "qid": question.qid,
+            "question": question.to_dict(),
+            "reply": answer.reply,
+            "score": answer.score.to_dict(),
+            "call": answer.call,
+            "error": answer.call.get("error"),
+        },
+    )
 
 
-def _mode_cogmap(state: EpisodeState, conversation: list[Message], answerer: Agent) -> str | None:
-    """The map the evaluation mode places before every question, made once per episode and stored."""
-    if state.settings.mode not in ("use_gt_cogmap", "use_model_cogmap"):
+def _mode_cogmap(state: EpisodeState, conversation: list[Message], answerer: Agent) -> dict[str, Any] | None:
+    """The stored map record of a map mode (``None`` in the other modes), made once per episode.
+
+    ``use_model_cogmap`` asks the model, and its request is stored like any other (``call``, ``error``): a
+    stored failure is asked again when failures are retried. The record's ``cogmap`` is the map JSON, or
+    ``None`` for a failed request.
+    """
+    if state.settings.mode not in MAP_MODES:
         return None
-    stored = state.store.results("evaluate").get(_COGMAP_KEY)
-    if isinstance(stored, dict) and isinstance(stored.get("cogmap"), str):
-        return stored["cogmap"]
-    cogmap, reply = cogmap_for_mode(state.scene, conversation, answerer, state.settings)
-    state.store.put("evaluate", _COGMAP_KEY, {"phase": "evaluate", "cogmap": cogmap, "reply": reply})
-    return cogmap
+    stored = _stored(state, state.store.results("evaluate"), COGMAP_KEY, _valid_cogmap)
+    if stored is not None and not state.needs_retry(stored):
+        return stored
+    made = cogmap_for_mode(state.scene, conversation, answerer, state.settings)
+    call = None if made.call is None else made.call.to_dict()
+    return state.store.put("evaluate", COGMAP_KEY, {"phase": "evaluate", "cogmap": made.cogmap,
+                                                    "reply": made.reply_text, "call": call, "error": made.error})
+
+
+def evaluate_requests(
+    questions: Sequence[Question], stored: Mapping[str, dict[str, Any]], mode: str, *, retry_failed: bool
+) -> int:
+    """The requests the evaluate phase would send, given its stored results (for the dry run).
+
+    Each question whose answer is not stored, or failed when failures are retried; and in
+    ``use_model_cogmap``, when a question is left, the map request unless its map is stored (a stored
+    failed one counts when failures are retried). ``use_gt_cogmap`` sends no map request.
+    """
+    asked = sum(wants_request(stored.get(question_key(q)), retry_failed=retry_failed) for q in questions)
+    if asked and mode == "use_model_cogmap" and wants_request(stored.get(COGMAP_KEY), retry_failed=retry_failed):
+        asked += 1
+    return asked
 
 
 def stored_answers(state: EpisodeState) -> list[AnswerRecord]:
@@ -370,7 +426,7 @@ def stored_answers(state: EpisodeState) -> list[AnswerRecord]:
     stored = state.store.results("evaluate")
     answers = []
     for question in state.questions.questions:
-        record = stored.get(_question_key(question))
+        record = stored.get(question_key(question))
         if record is None or _valid_answer(record) is not None:
             continue
         answers.append(AnswerRecord(question, record["reply"], Score.from_dict(record["score"]), dict(record["call"])))
@@ -428,6 +484,7 @@ def write_episode_files(state: EpisodeState) -> None:
         dict(result.metrics),
         dict(state.questions.unavailable),
         stored_answers(state),
+        **_cogmap_fields(state),
     )
     for message, files in zip(evaluation.conversation, evaluation.image_files):
         for image, name in zip(message.images, files):
@@ -439,6 +496,14 @@ def write_episode_files(state: EpisodeState) -> None:
     failed = failed_calls_by_phase(state.store)
     write_json(folder / METRICS_FILE, {"exploration": result.metrics, "failed_calls": sum(failed.values()),
                                        "failed_calls_by_phase": failed, "questions": len(evaluation.answers)})
+
+
+def _cogmap_fields(state: EpisodeState) -> dict[str, Any]:
+    """The evaluation record's ``cogmap`` and ``cogmap_reply``: the stored map of a map mode, if any."""
+    record = state.store.results("evaluate").get(COGMAP_KEY)
+    if record is None or _valid_cogmap(record) is not None:
+        return {}
+    return {"cogmap": record["cogmap"], "cogmap_reply": record.get("reply")}
 
 
 def failed_calls_by_phase(store: EpisodeStore) -> dict[str, int]:

@@ -25,6 +25,7 @@ from theory_of_space.runner.phases import (
     RunCounters,
     episode_parts,
     episode_settings,
+    evaluate_requests,
     run_phases,
 )
 from theory_of_space.runner.plugins import plugin_phases
@@ -283,9 +284,12 @@ def plan_experiment(experiment: Experiment, *, batch: bool = False) -> RequestPl
     """Count the model requests of a run without sending any, and estimate their cost from the price table.
 
     Exploration counts its full budget per active episode (an upper bound); questions are counted
-    exactly; probes three per exploration turn (an upper bound). Requests whose results are already
-    stored are not counted. Input tokens are estimated as characters / 4 of the prompt plus
-    :data:`INPUT_TOKENS_PER_TURN` per earlier turn; output tokens as :data:`OUTPUT_TOKENS_ESTIMATE`.
+    exactly, with the map request of ``use_model_cogmap`` (one per episode, priced as a question, since
+    it goes with the questions, through the batch API with ``batch``); probes three per exploration
+    turn (an upper bound). Requests whose results are already stored are not counted; stored failed
+    questions and maps are, when the run retries failures. Input tokens are estimated as characters / 4
+    of the prompt plus :data:`INPUT_TOKENS_PER_TURN` per earlier turn; output tokens as
+    :data:`OUTPUT_TOKENS_ESTIMATE`.
 
     Args:
         experiment: the run to plan.
@@ -332,7 +336,8 @@ def plan_experiment(experiment: Experiment, *, batch: bool = False) -> RequestPl
                     done = {p: stored.results(p) if stored.path(p).is_file() else {} for p in counts}
                     per_phase = {
                         "explore": max(0, steps - len(done.get("explore", {}))),
-                        "evaluate": len(questions.questions) - len(done.get("evaluate", {})),
+                        "evaluate": evaluate_requests(questions.questions, done.get("evaluate", {}), settings.mode,
+                                                      retry_failed=experiment.retry_failed),
                         "probe": max(0, 3 * steps - len(done.get("probe", {}))) if setting == "active" else 1,
                         "false_belief": (
                             2 * experiment.max_false_belief_steps + 1
