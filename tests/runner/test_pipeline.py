@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,27 @@ def test_dry_run_counts_requests_still_to_send_and_prices_them(tmp_path):
     assert scripted.cost_usd == 0 and "scripted, free" in scripted.details[0]
     run_experiment(_experiment(tmp_path, agents=("scout",), scenes="0:1"))
     assert plan_experiment(_experiment(tmp_path, agents=("scout",), scenes="0:2")).requests["evaluate"] == 9
+
+
+def test_a_dry_run_of_a_finished_run_counts_only_what_a_rerun_would_retry(tmp_path):
+    phases = ("explore", "probe", "false_belief")
+    experiment = _experiment(tmp_path, agents=("updating",), scenes="0:1", phases=phases)
+    before = plan_experiment(experiment).requests
+    assert before == {"explore": 6, "probe": 18, "false_belief": 31}  # upper bounds of a fresh run
+    run_experiment(experiment)
+    assert plan_experiment(experiment).requests == dict.fromkeys(phases, 0)
+    # Fail one stored result per phase: a rerun asks it again (and, in the exploration, every later turn).
+    folder = next((tmp_path / "run").rglob("explore.jsonl")).parent
+    for phase, key in (("explore", "explore/t03"), ("probe", "probe/t01/global"), ("false_belief", "false_belief/t01")):
+        path = folder / f"{phase}.jsonl"
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        kept = len(lines)
+        next(line for line in lines if line["key"] == key)["error"] = "HTTP 500: boom"
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        planned = plan_experiment(experiment).requests[phase]
+        bound = {"explore": 6, "probe": 18, "false_belief": 31}[phase]
+        assert planned == (bound - 2 if phase == "explore" else bound - (kept - 1))
+    assert plan_experiment(replace(experiment, retry_failed=False)).requests == dict.fromkeys(phases, 0)
 
 
 def _priced_config(tmp_path: Path, discount: float, provider: str = "openai") -> str:

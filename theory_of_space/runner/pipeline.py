@@ -18,7 +18,9 @@ from theory_of_space.agents.base import Agent
 from theory_of_space.agents.factory import check_agent_spec, is_scripted
 from theory_of_space.runner.batch import BATCHED_PHASES, BatchPending, check_batch_provider
 from theory_of_space.runner.experiment import PHASES, Experiment, SceneRef, parse_scene_spec, scene_folder
+from theory_of_space.runner.false_belief_phase import FALSE_BELIEF_RECORD_FILE
 from theory_of_space.runner.phases import (
+    EXPLORATION_FILE,
     PHASE_FUNCTIONS,
     EpisodeState,
     PhaseFunction,
@@ -28,7 +30,7 @@ from theory_of_space.runner.phases import (
     evaluate_requests,
     run_phases,
 )
-from theory_of_space.runner.plugins import plugin_phases
+from theory_of_space.runner.plugins import PROBE_RECORD_FILE, plugin_phases
 from theory_of_space.runner.progress import Progress
 from theory_of_space.runner.roles import (
     DEFAULT_AGENTS,
@@ -286,8 +288,8 @@ def plan_experiment(experiment: Experiment, *, batch: bool = False) -> RequestPl
     Exploration counts its full budget per active episode (an upper bound); questions are counted
     exactly, with the map request of ``use_model_cogmap`` (one per episode, priced as a question, since
     it goes with the questions, through the batch API with ``batch``); probes three per exploration
-    turn (an upper bound). Requests whose results are already stored are not counted; stored failed
-    questions and maps are, when the run retries failures. Input tokens are estimated as characters / 4
+    turn (an upper bound). Requests whose results are already stored are not counted, nor a finished
+    phase's; stored failed results are, when the run retries failures. Input tokens are estimated as characters / 4
     of the prompt plus :data:`INPUT_TOKENS_PER_TURN` per earlier turn; output tokens as
     :data:`OUTPUT_TOKENS_ESTIMATE`.
 
@@ -334,13 +336,18 @@ def plan_experiment(experiment: Experiment, *, batch: bool = False) -> RequestPl
                     base = len(initial_message(scene, settings.prompt_options)) // 4
                     steps = settings.max_exp_steps if setting == "active" else 0
                     done = {p: stored.results(p) if stored.path(p).is_file() else {} for p in counts}
+                    retry = experiment.retry_failed
+                    fb_bound = 2 * experiment.max_false_belief_steps + 1
                     per_phase = {
-                        "explore": max(0, steps - len(done.get("explore", {}))),
+                        "explore": _remaining(steps, done.get("explore", {}), stored.folder / EXPLORATION_FILE, retry,
+                                              consecutive=True),
                         "evaluate": evaluate_requests(questions.questions, done.get("evaluate", {}), settings.mode,
-                                                      retry_failed=experiment.retry_failed),
-                        "probe": max(0, 3 * steps - len(done.get("probe", {}))) if setting == "active" else 1,
+                                                      retry_failed=retry),
+                        "probe": (_remaining(3 * steps, done.get("probe", {}), stored.folder / PROBE_RECORD_FILE, retry)
+                                  if setting == "active" else 1),
                         "false_belief": (
-                            2 * experiment.max_false_belief_steps + 1
+                            _remaining(fb_bound, done.get("false_belief", {}),
+                                       stored.folder / FALSE_BELIEF_RECORD_FILE, retry)
                             if setting == "active" and plays_false_belief(spec, is_model=model) else 0
                         ),
                     }
@@ -354,6 +361,24 @@ def plan_experiment(experiment: Experiment, *, batch: bool = False) -> RequestPl
                             cost += n * (one or 0.0)
         details.append(f"{spec}: {agent_requests} requests" + ("" if model else " (scripted, free)"))
     return RequestPlan(counts, cost, unpriced, details, batched, no_discount)
+
+
+def _remaining(
+    bound: int, stored: dict[str, dict[str, Any]], finished: Path, retry_failed: bool, *, consecutive: bool = False
+) -> int:
+    """Requests of a phase a rerun may still send: none once the phase finished (its file is written) with
+    nothing to retry, else ``bound`` less the stored results it keeps (the failed ones are asked again when
+    retrying; with ``consecutive``, as exploration replays, only the turns before the first failure are kept)."""
+    failed = [key for key, record in sorted(stored.items()) if record.get("error")]
+    if finished.is_file() and not (retry_failed and failed):
+        return 0
+    if not retry_failed or not failed:
+        kept = len(stored)
+    elif consecutive:
+        kept = sorted(stored).index(failed[0])
+    else:
+        kept = len(stored) - len(failed)
+    return max(0, bound - kept)
 
 
 def outcome_lines(outcome: RunOutcome) -> list[str]:
