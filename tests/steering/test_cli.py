@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,22 @@ def test_bad_input_names_the_option(saved_model, item_files, tmp_path):
         read_items(tmp_path / "none.txt", "--neg")
     with pytest.raises(SystemExit):
         _parser().parse_args([*base, "--model", "m", "--out", "o", "--method", "mimic"])
+
+
+@pytest.mark.parametrize("command", ["fit", "sweep", "score", "readout", "generate", "eval"])
+def test_model_commands_without_torch_name_the_install_command(command, monkeypatch, capsys):
+    from theory_of_space.cli import main
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if the local extra were missing
+    argv = {
+        "fit": ["--layer", "1", "--pairs", "p.jsonl", "--out", "o"],
+        "sweep": ["--pairs", "p.jsonl", "--out", "o"],
+        "score": ["--steerer", "s", "--pairs", "p.jsonl", "--out", "o"],
+        "readout": ["--pairs", "p.jsonl", "--layers", "1", "--out", "o"],
+        "generate": ["--steer", "s", "--prompt", "hi"],
+        "eval": ["--steerer", "s", "--scenes", "0", "--out", "o"],
+    }[command]
+    assert main(["steer", command, "--model", "m", *argv]) == 2
+    assert 'torch is not installed; in your clone of theory_of_space run `pip install -e ".[local]"`' in (
+        capsys.readouterr().err
+    )

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .experiment_cli import add_experiment_parser
+from .experiment_cli import add_experiment_parser, needs_local_extra
 
 METHODS = ("odesteer", "step-odesteer", "caa", "iti", "repe")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -50,7 +50,7 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--seed", type=int, default=0, help="seed of the barrier's random features (default 0)")
     fit.add_argument("--cache-dir", help="activation cache directory")
     fit.add_argument("--out", required=True, help="directory to write config.json and tensors.safetensors")
-    fit.set_defaults(func=_fit)
+    fit.set_defaults(func=needs_local_extra(_fit))
 
     pairs = sub.add_parser("pairs", help="build belief-inertia contrastive pairs from false-belief episodes")
     pairs.add_argument(
@@ -80,7 +80,7 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--n-components", type=int, default=8000, help="sketch size n (default 8000)")
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--out", required=True, help="run folder")
-    sweep.set_defaults(func=_sweep)
+    sweep.set_defaults(func=needs_local_extra(_sweep))
 
     ev = sub.add_parser("score", help="a saved steerer against the unsteered model on held-out pairs")
     _common(ev)
@@ -93,7 +93,7 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--max-new-tokens", type=int, default=48)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", required=True, help="folder for answers.jsonl and the summary")
-    ev.set_defaults(func=_score)
+    ev.set_defaults(func=needs_local_extra(_score))
 
     ro = sub.add_parser("readout", help="per-layer read-outs of object states next to the model's reports")
     _common(ro)
@@ -106,7 +106,7 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     ro.add_argument("--alpha", type=float, default=1.0, help="ridge strength (default 1.0)")
     ro.add_argument("--max-new-tokens", type=int, default=48)
     ro.add_argument("--out", required=True, help="folder for readout.json (map_readout.json with --runs) and readouts/")
-    ro.set_defaults(func=_readout)
+    ro.set_defaults(func=needs_local_extra(_readout))
 
     gen = sub.add_parser("generate", help="generate with a saved steerer and report h before and after")
     _common(gen)
@@ -118,7 +118,7 @@ def add_steer_parser(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--layer", type=int, help="steered block (default: the one it was fitted on)")
     gen.add_argument("--max-new-tokens", type=int, default=32, help="tokens to generate (default 32)")
     gen.add_argument("--show-unsteered", action="store_true", help="also print the unsteered generation")
-    gen.set_defaults(func=_generate)
+    gen.set_defaults(func=needs_local_extra(_generate))
 
     add_experiment_parser(sub, _common)
 

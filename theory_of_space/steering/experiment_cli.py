@@ -9,6 +9,7 @@ and ``tos report`` read the folder.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,20 @@ def add_experiment_parser(sub: argparse._SubParsersAction, common: Any) -> None:
     ex.add_argument("--alpha", type=float, default=1.0, help="ridge strength of the map read-outs (default 1.0)")
     ex.add_argument("--quiet", action="store_true", help="no progress display")
     ex.add_argument("--out", required=True, help="run folder")
-    ex.set_defaults(func=run_experiment_command)
+    ex.set_defaults(func=needs_local_extra(run_experiment_command))
+
+
+def needs_local_extra(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``handler``, first checking that torch and transformers are installed (an error with the install command)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from theory_of_space.agents.clients import require
+
+        require("torch", extra="local")
+        require("transformers", extra="local")
+        return handler(args)
+
+    return run
 
 
 def parse_ints(text: str, field: str) -> list[int]:
