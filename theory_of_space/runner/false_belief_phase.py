@@ -64,6 +64,11 @@ def false_belief_turn_key(step: int) -> str:
     return f"{_TURN_PREFIX}{step:02d}"
 
 
+def is_false_belief_turn_key(key: str) -> bool:
+    """Whether a stored key of the phase is one of its turns (not one of its map probes)."""
+    return key.startswith(_TURN_PREFIX)
+
+
 def false_belief_env(
     settings: EvaluationSettings, max_false_belief_steps: int, *, action_format: str = "text"
 ) -> gym.Env:
@@ -157,10 +162,10 @@ def false_belief_phase(state: EpisodeState) -> None:
         )
     steps = {false_belief_turn_key(t.index - offset) for t in result.turns if t.index > offset}
     stored = state.store.results(PHASE)
-    stale = [k for k in stored if k.startswith(_TURN_PREFIX) and k not in steps]
+    stale = [k for k in stored if is_false_belief_turn_key(k) and k not in steps]
     if new_turns or stale:
         # the phase went on differently: its probe answers were asked of another conversation
-        stale += [k for k in stored if not k.startswith(_TURN_PREFIX)]
+        stale += [k for k in stored if not is_false_belief_turn_key(k)]
     if stale:
         state.store.drop(PHASE, stale)
 

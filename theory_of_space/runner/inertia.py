@@ -29,7 +29,11 @@ from theory_of_space.probes.false_belief_requests import FalseBeliefEpisode, Fal
 from theory_of_space.probes.replay import strip_budget_and_footer
 from theory_of_space.runner.evaluate import EvaluationSettings
 from theory_of_space.runner.experiment import Experiment, safe_name
-from theory_of_space.runner.false_belief_phase import FALSE_BELIEF_RECORD_FILE, stored_false_belief_episode
+from theory_of_space.runner.false_belief_phase import (
+    FALSE_BELIEF_RECORD_FILE,
+    is_false_belief_turn_key,
+    stored_false_belief_episode,
+)
 from theory_of_space.runner.progress import Progress
 from theory_of_space.runner.roles import AgentRoles, Meter, MeteredAgent, build_roles
 from theory_of_space.runner.store import RUN_FILE, EpisodeStore, write_json
@@ -220,14 +224,32 @@ def _check_steering_file(root: Path, settings: dict[str, Any], conditions: dict[
     write_json(path, {"settings": settings, "conditions": conditions})
 
 
-def _copied(phase: str, key: str, apply_to: str, steered_explores: bool) -> bool:
-    """Whether a condition starts with the base episode's stored result under ``key``."""
+def _base_label(player: str) -> str:
+    """The agent folder of the base episodes: ``unsteered`` when the model plays them, else the player's name."""
+    return UNSTEERED if player == "model" else player
+
+
+def _explores_again(apply_to: str, player: str) -> bool:
+    """Whether the steered conditions play their own exploration: ``all`` with the model as the player."""
+    return apply_to == "all" and player == "model"
+
+
+def _copied(phase: str, key: str, apply_to: str, player: str) -> bool:
+    """Whether a condition other than the base one starts with the base episode's stored result under ``key``."""
     if phase == "explore":
-        return not steered_explores
-    return phase == "false_belief" and apply_to == "probes" and key.startswith("false_belief/t")
+        return not _explores_again(apply_to, player)
+    return phase == "false_belief" and apply_to == "probes" and is_false_belief_turn_key(key)
 
 
-def _seed_condition(root: Path, base: str, label: str, apply_to: str, steered_explores: bool) -> None:
+def _steered(phase: str, key: str, apply_to: str, player: str) -> bool:
+    """Whether a steered condition's stored result under ``key`` was generated with its steerers attached."""
+    if phase == "explore":
+        return _explores_again(apply_to, player)
+    is_turn = is_false_belief_turn_key(key)
+    return apply_to == "all" or (is_turn if apply_to == "fb_phase" else not is_turn)
+
+
+def _seed_condition(root: Path, base: str, label: str, apply_to: str, player: str) -> None:
     """Copy the base episodes' results that ``label`` shares with them (never failed ones, never over its own)."""
     base_root = root / safe_name(base)
     for folder in stored_episode_folders(root, base):
@@ -235,7 +257,7 @@ def _seed_condition(root: Path, base: str, label: str, apply_to: str, steered_ex
         target = EpisodeStore(root / safe_name(label) / folder.relative_to(base_root))
         for phase in ("explore", "false_belief"):
             for key, record in source.results(phase).items():
-                shared = _copied(phase, key, apply_to, steered_explores) and not record.get("error")
+                shared = _copied(phase, key, apply_to, player) and not record.get("error")
                 if shared and target.get(phase, key) is None:
                     target.put(phase, key, record)
 
@@ -351,7 +373,7 @@ def run_inertia_experiment(
             return AgentRoles(spec=label, meter=meter, model=plain, phase_player=copy)
         return AgentRoles(spec=label, meter=meter, model=copy)
 
-    base = UNSTEERED if player == "model" else player
+    base = _base_label(player)
     others = [name for name in (UNSTEERED, *conditions) if name != base]
     experiment = Experiment(
         agents=(base,),
@@ -365,8 +387,7 @@ def run_inertia_experiment(
     )
     outcomes = [run_experiment(experiment, progress=progress, make_roles=roles)]
     for label in others:
-        steered_explores = apply_to == "all" and player == "model" and label != UNSTEERED
-        _seed_condition(root, base, label, apply_to, steered_explores)
+        _seed_condition(root, base, label, apply_to, player)
     if others:
         outcomes.append(run_experiment(replace(experiment, agents=tuple(others)), progress=progress, make_roles=roles))
     if pair_diagnostics and conditions:
@@ -390,25 +411,6 @@ def _write_pair_diagnostics(
     write_json(root / PAIRS_FILE, condition_diagnostics(local.model, local.tokenizer, pairs, conditions, seed=seed))
 
 
-def _generated(label: str, phase: str, key: str, stored: Mapping[str, Any]) -> bool:
-    """Whether a condition generated its stored result under ``key`` itself (not copied, not scripted)."""
-    apply_to, player = stored["settings"]["apply_to"], stored["settings"]["player"]
-    if label == player:
-        return False
-    if label == UNSTEERED and player == "model":
-        return True
-    steered_explores = apply_to == "all" and player == "model"
-    return not _copied(phase, key, apply_to, steered_explores)
-
-
-def _steered_keys(phase: str, key: str, apply_to: str, steered_explores: bool) -> bool:
-    """Whether a condition's stored result under ``key`` was generated with its steerers attached."""
-    if phase == "explore":
-        return steered_explores
-    is_turn = key.startswith("false_belief/t")
-    return apply_to == "all" or (is_turn if apply_to == "fb_phase" else not is_turn)
-
-
 def summarise_inertia_run(root: str | Path, *, seed: int = 0) -> dict[str, Any]:
     """The experiment's figures, read from a stored run folder (so a stored run re-scores offline).
 
@@ -421,10 +423,10 @@ def summarise_inertia_run(root: str | Path, *, seed: int = 0) -> dict[str, Any]:
     apply_to, player = stored["settings"]["apply_to"], stored["settings"]["player"]
     per_scene: dict[str, dict[str, dict[str, Any]]] = {}
     summary: dict[str, Any] = {"apply_to": apply_to, "player": player, "conditions": {}, "paired": {}}
-    labels = [UNSTEERED, *stored["conditions"]] if player == "model" else [player, UNSTEERED, *stored["conditions"]]
-    for label in labels:
+    base = _base_label(player)
+    for label in dict.fromkeys([base, UNSTEERED, *stored["conditions"]]):
         samples, failed, steered, tokens, seconds = [], 0, 0, 0, 0.0
-        steered_explores = apply_to == "all" and player == "model" and label in stored["conditions"]
+        is_steered = label in stored["conditions"]
         for folder in stored_episode_folders(root, label):
             record = FalseBeliefRecord.from_dict(json.loads((folder / FALSE_BELIEF_RECORD_FILE).read_text()))
             scores = record.score()
@@ -435,9 +437,11 @@ def summarise_inertia_run(root: str | Path, *, seed: int = 0) -> dict[str, Any]:
             for phase in ("explore", "false_belief"):
                 for key, result in store.results(phase).items():
                     failed += bool(result.get("error"))
-                    steered += label in stored["conditions"] and _steered_keys(phase, key, apply_to, steered_explores)
+                    steered += is_steered and _steered(phase, key, apply_to, player)
+                    # what the condition generated itself: the model's base episodes, or what it did not copy
+                    generated = player == "model" if label == base else not _copied(phase, key, apply_to, player)
                     call = result.get("call") or {}
-                    if _generated(label, phase, key, stored) and not result.get("error"):
+                    if generated and not result.get("error"):
                         tokens += int(call.get("output_tokens") or 0)
                         seconds += float(call.get("latency_s") or 0.0)
         summary["conditions"][label] = {
